@@ -1,0 +1,64 @@
+# tollgate — top-level commands.
+#   make run    build (release) and start the gateway with conf/tollgate.yaml
+#   make test   install what the tests need (once), then fmt check, clippy and every test
+#   make deps   only install what is missing (cmake, redis-server, nginx, the Python SDK venv)
+
+CARGO ?= cargo
+PYTHON3 ?= python3
+CONFIG ?= conf/tollgate.yaml
+
+# Python venv with the official SDKs used as clients by the integration tests.
+TOLLGATE_VENV ?= $(HOME)/.cache/tollgate/venv
+OPENAI_VERSION = 3.54.0
+ANTHROPIC_VERSION = 2.12.0
+VENV_STAMP = $(TOLLGATE_VENV)/.tollgate-openai-$(OPENAI_VERSION)-anthropic-$(ANTHROPIC_VERSION)
+
+# Installs the Debian packages given as arguments; `apt-get update` runs once, and only when
+# something is missing.
+APT_INSTALL = apt_install() { \
+	[ -z "$$*" ] && return 0; \
+	echo "make: installing missing packages: $$*"; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$$@"; \
+}
+
+.PHONY: all deps build-deps run test
+
+all: test
+
+# cmake is needed by every build (pingora-core builds zlib-ng).
+build-deps:
+	@$(APT_INSTALL); \
+	set --; \
+	command -v cmake >/dev/null 2>&1 || set -- "$$@" cmake; \
+	apt_install "$$@"
+
+deps:
+	@$(APT_INSTALL); \
+	set --; \
+	command -v cmake >/dev/null 2>&1 || set -- "$$@" cmake; \
+	command -v redis-server >/dev/null 2>&1 || set -- "$$@" redis-server; \
+	{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || set -- "$$@" nginx; \
+	if [ ! -f "$(VENV_STAMP)" ]; then \
+		probe=$$(mktemp -d); \
+		$(PYTHON3) -m venv "$$probe/v" >/dev/null 2>&1 || set -- "$$@" python3-venv; \
+		rm -rf "$$probe"; \
+	fi; \
+	apt_install "$$@"
+	@if [ ! -f "$(VENV_STAMP)" ]; then \
+		echo "make: creating $(TOLLGATE_VENV) (openai $(OPENAI_VERSION), anthropic $(ANTHROPIC_VERSION))"; \
+		rm -rf "$(TOLLGATE_VENV)" && \
+		mkdir -p "$$(dirname "$(TOLLGATE_VENV)")" && \
+		$(PYTHON3) -m venv "$(TOLLGATE_VENV)" && \
+		"$(TOLLGATE_VENV)/bin/pip" install -q --disable-pip-version-check \
+			"openai==$(OPENAI_VERSION)" "anthropic==$(ANTHROPIC_VERSION)" && \
+		touch "$(VENV_STAMP)"; \
+	fi
+
+run: build-deps
+	$(CARGO) run --release --bin tollgate -- -c $(CONFIG)
+
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	TOLLGATE_PYTHON="$(TOLLGATE_VENV)/bin/python" $(CARGO) test --workspace

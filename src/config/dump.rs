@@ -1,0 +1,148 @@
+//! The effective configuration as YAML, for `tollgate -T` and the admin config dump.
+//!
+//! Owns: the redaction rules - API keys and sensitive header values print as `***`, virtual
+//! keys as `sha256:<first 8 hex>...` - and a layout that mirrors the input file, with every
+//! default filled in, so the output reads (and mostly loads) like a config file.
+//! Must not: print a secret, or be used to persist config (redacted values do not round-trip).
+
+use serde_yaml::{Mapping, Value};
+
+use super::model::{Config, MockProvider, OpenAiProvider, ProviderKind, Timeouts};
+use super::units::{format_duration, format_size};
+
+const REDACTED: &str = "***";
+
+/// Renders `config` as YAML with secrets redacted.
+pub fn dump(config: &Config) -> String {
+    let mut top = Mapping::new();
+    let s = &config.server;
+    let listen: Vec<Value> = s.listen.iter().map(|a| str(a.to_string())).collect();
+    top.insert(str("listen"), Value::Sequence(listen));
+    if let Some(admin) = &config.admin {
+        top.insert(
+            str("admin"),
+            map([("listen", str(admin.listen.to_string()))]),
+        );
+    }
+    top.insert(
+        str("server"),
+        map([
+            ("threads", Value::from(s.threads as u64)),
+            ("grace_period", str(format_duration(s.grace_period))),
+            ("max_body_size", str(format_size(s.max_body_size))),
+            (
+                "keepalive_timeout",
+                str(format_duration(s.keepalive_timeout)),
+            ),
+        ]),
+    );
+    let mut providers = Mapping::new();
+    for (name, p) in &config.providers {
+        let v = match &p.kind {
+            ProviderKind::OpenAi(o) => openai(o),
+            ProviderKind::Mock(m) => mock(m),
+        };
+        providers.insert(str(name), v);
+    }
+    top.insert(str("providers"), Value::Mapping(providers));
+    let mut models = Mapping::new();
+    for (name, g) in &config.models {
+        let targets = g
+            .targets
+            .iter()
+            .map(|t| {
+                map([
+                    ("provider", str(&t.provider.name)),
+                    ("model", str(&t.model)),
+                    ("priority", Value::from(t.priority)),
+                    ("weight", Value::from(t.weight)),
+                ])
+            })
+            .collect();
+        let group = map([
+            ("targets", Value::Sequence(targets)),
+            ("owned_by", str(&g.owned_by)),
+        ]);
+        models.insert(str(name), group);
+    }
+    top.insert(str("models"), Value::Mapping(models));
+    let keys = config
+        .keys
+        .iter()
+        .map(|k| {
+            let mut m = Mapping::new();
+            m.insert(str("name"), str(&k.name));
+            let short = hex::encode(&k.sha256[..4]);
+            m.insert(str("key_sha256"), str(format!("sha256:{short}...")));
+            if let Some(models) = &k.models {
+                m.insert(
+                    str("models"),
+                    Value::Sequence(models.iter().map(str).collect()),
+                );
+            }
+            Value::Mapping(m)
+        })
+        .collect();
+    top.insert(str("keys"), Value::Sequence(keys));
+    let body = serde_yaml::to_string(&Value::Mapping(top))
+        .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"));
+    format!(
+        "# effective configuration from {} (defaults filled in, secrets redacted)\n{body}",
+        config.source.display()
+    )
+}
+
+fn openai(o: &OpenAiProvider) -> Value {
+    let mut m = Mapping::new();
+    m.insert(str("kind"), str("openai"));
+    m.insert(str("base_url"), str(o.base_url.to_string()));
+    if o.api_key.is_some() {
+        m.insert(str("api_key"), str(REDACTED));
+    }
+    if !o.headers.is_empty() {
+        let mut h = Mapping::new();
+        for (name, value) in &o.headers {
+            let shown = if value.is_sensitive() {
+                REDACTED.to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            h.insert(str(name.as_str()), str(shown));
+        }
+        m.insert(str("headers"), Value::Mapping(h));
+    }
+    m.insert(str("timeouts"), timeouts(&o.timeouts));
+    Value::Mapping(m)
+}
+
+fn mock(m: &MockProvider) -> Value {
+    let mut out = Mapping::new();
+    out.insert(str("kind"), str("mock"));
+    out.insert(str("latency"), str(format_duration(m.latency)));
+    if let Some(tps) = m.tokens_per_second {
+        out.insert(str("tokens_per_second"), Value::from(tps));
+    }
+    out.insert(str("default_max_tokens"), Value::from(m.default_max_tokens));
+    out.insert(
+        str("embedding_dimensions"),
+        Value::from(m.embedding_dimensions),
+    );
+    Value::Mapping(out)
+}
+
+fn timeouts(t: &Timeouts) -> Value {
+    map([
+        ("connect", str(format_duration(t.connect))),
+        ("first_byte", str(format_duration(t.first_byte))),
+        ("idle", str(format_duration(t.idle))),
+        ("total", str(format_duration(t.total))),
+    ])
+}
+
+fn str(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
+fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Mapping(entries.into_iter().map(|(k, v)| (str(k), v)).collect())
+}

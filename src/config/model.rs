@@ -1,0 +1,243 @@
+//! The validated runtime configuration model.
+//!
+//! Owns: the types every other module reads at run time (listeners, providers, model groups,
+//! virtual keys, limits, timeouts). Everything here is already checked: durations are
+//! `Duration`, lists that must not be empty are `NonEmpty`, secrets are `Secret` (never printed).
+//! Must not: parse YAML, read the environment, or know about pingora. `config::load` builds it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this config was loaded from (for messages and `-T`).
+    pub source: PathBuf,
+    pub server: ServerSettings,
+    pub admin: Option<AdminSettings>,
+    /// Provider name -> provider.
+    pub providers: BTreeMap<String, Arc<Provider>>,
+    /// Public model name (what clients send in `model`) -> group of targets.
+    pub models: BTreeMap<String, Arc<ModelGroup>>,
+    pub keys: Vec<VirtualKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Data listeners (at least one).
+    pub listen: NonEmpty<SocketAddr>,
+    /// Worker threads for the data plane (already resolved: `auto` -> number of cores).
+    pub threads: usize,
+    /// How long in-flight requests and streams may run after SIGTERM/SIGQUIT.
+    pub grace_period: Duration,
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_size: u64,
+    /// Downstream HTTP/1 keep-alive idle timeout.
+    pub keepalive_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+}
+
+/// Upstream timeouts. All are bounded: pingora's defaults are "wait forever".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP (+TLS) connect.
+    pub connect: Duration,
+    /// From request sent to response headers.
+    pub first_byte: Duration,
+    /// Longest silence between two body chunks.
+    pub idle: Duration,
+    /// Whole exchange, first connect to last byte.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(120),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderKind {
+    /// OpenAI and every OpenAI-compatible server (vLLM, Ollama /v1, llama.cpp, Groq, ...).
+    OpenAi(OpenAiProvider),
+    /// The built-in offline mock: answers in-process, no network.
+    Mock(MockProvider),
+}
+
+impl ProviderKind {
+    /// Stable, bounded label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi(_) => "openai",
+            ProviderKind::Mock(_) => "mock",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiProvider {
+    pub base_url: BaseUrl,
+    /// Sent as `Authorization: Bearer ...`; `None` for local servers without auth.
+    pub api_key: Option<Secret>,
+    /// Extra headers sent on every upstream request (e.g. OpenAI-Organization).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub timeouts: Timeouts,
+}
+
+/// A parsed `http(s)://host[:port][/path]` base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub tls: bool,
+    /// Host name or IP literal (without brackets), used for DNS, SNI and the Host header.
+    pub host: String,
+    pub port: u16,
+    /// Path prefix without a trailing slash, e.g. "/v1" or "" .
+    pub path: String,
+}
+
+impl BaseUrl {
+    /// The Host header value: host, plus the port when it is not the scheme's default.
+    pub fn host_header(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.path)
+    }
+}
+
+/// The built-in mock provider's behaviour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockProvider {
+    /// Delay before the first byte (simulates time to first token).
+    pub latency: Duration,
+    /// Generation speed for streams; `None` = as fast as possible.
+    pub tokens_per_second: Option<f64>,
+    /// Completion length when the request sets no max tokens.
+    pub default_max_tokens: u32,
+    /// Embedding vector length.
+    pub embedding_dimensions: u32,
+}
+
+impl Default for MockProvider {
+    fn default() -> Self {
+        MockProvider {
+            latency: Duration::ZERO,
+            tokens_per_second: None,
+            default_max_tokens: 16,
+            embedding_dimensions: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelGroup {
+    /// The public name clients use.
+    pub name: String,
+    pub targets: NonEmpty<Target>,
+    /// Shown in `/v1/models` as `owned_by`.
+    pub owned_by: String,
+    /// Unix seconds shown in `/v1/models` as `created`.
+    pub created: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub provider: Arc<Provider>,
+    /// The model name sent to the provider.
+    pub model: String,
+    /// Lower runs first (balancing issue plugs in here).
+    pub priority: u32,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct VirtualKey {
+    pub name: String,
+    /// sha256 of the key; the plain key is never kept.
+    pub sha256: [u8; 32],
+    /// `None` = every configured model.
+    pub models: Option<Vec<String>>,
+}
+
+/// A secret string whose Debug/Display never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value, for the one place that must send it (an upstream header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A list with at least one element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonEmpty<T>(Vec<T>);
+
+impl<T> NonEmpty<T> {
+    /// `None` when `v` is empty.
+    pub fn new(v: Vec<T>) -> Option<Self> {
+        if v.is_empty() {
+            None
+        } else {
+            Some(NonEmpty(v))
+        }
+    }
+    pub fn first(&self) -> &T {
+        &self.0[0]
+    }
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+}

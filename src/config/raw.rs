@@ -1,0 +1,133 @@
+//! Serde types that mirror the YAML file, one per section or entry.
+//!
+//! Owns: the shape of the file (field names, which fields exist, basic types) with
+//! `deny_unknown_fields` everywhere, so a typo is an error and not a silently ignored field.
+//! Must not: check values (ranges, references, URLs, units) - `validate` does that and collects
+//! every error. Fields whose spelling is checked later (durations, sizes, `threads`, `listen`)
+//! stay `serde_yaml::Value` here so one bad value does not hide the others.
+//! Lists and maps of entries (providers, models, targets, keys) are also kept as `Value` and
+//! deserialized entry by entry, for the same reason.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// The top-level sections, in the order `dump` writes them.
+pub(crate) const SECTIONS: &[&str] = &[
+    "listen",
+    "admin",
+    "server",
+    "timeouts",
+    "providers",
+    "models",
+    "keys",
+];
+
+/// Every provider `kind`.
+pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "mock"];
+
+/// `admin:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `listen`")]
+pub(crate) struct RawAdmin {
+    pub listen: String,
+}
+
+/// `server:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `threads`, `grace_period`, `max_body_size`, `keepalive_timeout`"
+)]
+pub(crate) struct RawServer {
+    /// `auto` or an integer >= 1.
+    pub threads: Option<Value>,
+    /// Duration.
+    pub grace_period: Option<Value>,
+    /// Size.
+    pub max_body_size: Option<Value>,
+    /// Duration.
+    pub keepalive_timeout: Option<Value>,
+}
+
+/// `timeouts:` at the top level and inside a provider; every field is a duration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `connect`, `first_byte`, `idle`, `total`"
+)]
+pub(crate) struct RawTimeouts {
+    pub connect: Option<Value>,
+    pub first_byte: Option<Value>,
+    pub idle: Option<Value>,
+    pub total: Option<Value>,
+}
+
+/// `providers.<name>` with `kind: openai` (the `kind` field is taken out before this is read).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`"
+)]
+pub(crate) struct RawOpenAi {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeouts: Option<RawTimeouts>,
+}
+
+/// `providers.<name>` with `kind: mock` (the `kind` field is taken out before this is read).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `latency`, `tokens_per_second`, `default_max_tokens`, `embedding_dimensions`"
+)]
+pub(crate) struct RawMock {
+    /// Duration.
+    pub latency: Option<Value>,
+    pub tokens_per_second: Option<f64>,
+    pub default_max_tokens: Option<u32>,
+    pub embedding_dimensions: Option<u32>,
+}
+
+/// `models.<name>`
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `targets` and `owned_by`"
+)]
+pub(crate) struct RawModelGroup {
+    /// Each item is read as a `RawTarget` on its own.
+    pub targets: Vec<Value>,
+    pub owned_by: Option<String>,
+}
+
+/// `models.<name>.targets[i]`
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `provider`, `model`, `priority`, `weight`"
+)]
+pub(crate) struct RawTarget {
+    pub provider: String,
+    /// Defaults to the group's name.
+    pub model: Option<String>,
+    pub priority: Option<u32>,
+    pub weight: Option<u32>,
+}
+
+/// `keys[i]`: exactly one of `key` / `key_sha256`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `name` and `key` or `key_sha256`, and `models`"
+)]
+pub(crate) struct RawKey {
+    pub name: String,
+    pub key: Option<String>,
+    pub key_sha256: Option<String>,
+    /// Absent = every model.
+    pub models: Option<Vec<String>>,
+}

@@ -1,0 +1,168 @@
+//! The gateway's client-facing error type and its one mapping to HTTP status, OpenAI error
+//! `type`/`code`/`param` and metric label.
+//!
+//! Owns: `GatewayError` and the exhaustive, wildcard-free mappings. Must not: do I/O, log, or
+//! carry upstream addresses or secrets in messages (messages reach clients).
+
+use bytes::Bytes;
+use serde_json::json;
+use thiserror::Error;
+
+/// Every way a request can fail before or while talking to a provider.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GatewayError {
+    #[error("You didn't provide an API key. Send it as 'Authorization: Bearer KEY', 'x-api-key' or 'api-key'.")]
+    MissingApiKey,
+    #[error("Incorrect API key provided.")]
+    InvalidApiKey,
+    #[error("The key '{key}' is not allowed to use the model '{model}'.")]
+    ModelNotAllowed { key: String, model: String },
+    #[error("The model '{0}' does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    #[error("We could not parse the JSON body of your request: {0}")]
+    InvalidJson(String),
+    #[error("Missing required parameter: '{0}'.")]
+    MissingParameter(&'static str),
+    #[error("Invalid value for '{param}': {message}")]
+    InvalidParameter { param: &'static str, message: String },
+    #[error("The request body is larger than the limit of {limit} bytes.")]
+    BodyTooLarge { limit: u64 },
+    #[error("Method {method} is not allowed on {path}; allowed: {allow}.")]
+    MethodNotAllowed { method: String, path: String, allow: &'static str },
+    #[error("Unknown request URL: {method} {path}.")]
+    NotFound { method: String, path: String },
+    #[error("The upstream provider '{provider}' could not be reached.")]
+    UpstreamUnreachable { provider: String },
+    #[error("The upstream provider '{provider}' did not answer in time ({phase}).")]
+    UpstreamTimeout { provider: String, phase: &'static str },
+    #[error("The upstream provider '{provider}' sent an invalid response.")]
+    UpstreamProtocol { provider: String },
+    #[error("The client closed the connection.")]
+    ClientClosed,
+    #[error("Internal gateway error.")]
+    Internal,
+}
+
+impl GatewayError {
+    /// The HTTP status sent to the client.
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::MissingApiKey | GatewayError::InvalidApiKey => 401,
+            GatewayError::ModelNotAllowed { .. } => 403,
+            GatewayError::ModelNotFound(_) | GatewayError::NotFound { .. } => 404,
+            GatewayError::InvalidJson(_)
+            | GatewayError::MissingParameter(_)
+            | GatewayError::InvalidParameter { .. } => 400,
+            GatewayError::BodyTooLarge { .. } => 413,
+            GatewayError::MethodNotAllowed { .. } => 405,
+            GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => {
+                502
+            }
+            GatewayError::UpstreamTimeout { .. } => 504,
+            // nginx's 499: never actually sent, but recorded in metrics and logs.
+            GatewayError::ClientClosed => 499,
+            GatewayError::Internal => 500,
+        }
+    }
+
+    /// OpenAI's `error.type`.
+    pub fn openai_type(&self) -> &'static str {
+        match self {
+            GatewayError::MissingApiKey
+            | GatewayError::InvalidApiKey
+            | GatewayError::ModelNotAllowed { .. }
+            | GatewayError::ModelNotFound(_)
+            | GatewayError::InvalidJson(_)
+            | GatewayError::MissingParameter(_)
+            | GatewayError::InvalidParameter { .. }
+            | GatewayError::BodyTooLarge { .. }
+            | GatewayError::MethodNotAllowed { .. }
+            | GatewayError::NotFound { .. } => "invalid_request_error",
+            GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::UpstreamTimeout { .. }
+            | GatewayError::UpstreamProtocol { .. } => "upstream_error",
+            GatewayError::ClientClosed | GatewayError::Internal => "server_error",
+        }
+    }
+
+    /// OpenAI's `error.code`, also the metric label of the failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::MissingApiKey => "missing_api_key",
+            GatewayError::InvalidApiKey => "invalid_api_key",
+            GatewayError::ModelNotAllowed { .. } => "model_not_allowed",
+            GatewayError::ModelNotFound(_) => "model_not_found",
+            GatewayError::InvalidJson(_) => "invalid_json",
+            GatewayError::MissingParameter(_) => "missing_required_parameter",
+            GatewayError::InvalidParameter { .. } => "invalid_value",
+            GatewayError::BodyTooLarge { .. } => "request_too_large",
+            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
+            GatewayError::NotFound { .. } => "not_found",
+            GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
+            GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
+            GatewayError::UpstreamProtocol { .. } => "upstream_protocol_error",
+            GatewayError::ClientClosed => "client_closed",
+            GatewayError::Internal => "internal_error",
+        }
+    }
+
+    /// OpenAI's `error.param`.
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::ModelNotFound(_) | GatewayError::ModelNotAllowed { .. } => Some("model"),
+            GatewayError::MissingParameter(p) => Some(p),
+            GatewayError::InvalidParameter { param, .. } => Some(param),
+            GatewayError::MissingApiKey
+            | GatewayError::InvalidApiKey
+            | GatewayError::InvalidJson(_)
+            | GatewayError::BodyTooLarge { .. }
+            | GatewayError::MethodNotAllowed { .. }
+            | GatewayError::NotFound { .. }
+            | GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::UpstreamTimeout { .. }
+            | GatewayError::UpstreamProtocol { .. }
+            | GatewayError::ClientClosed
+            | GatewayError::Internal => None,
+        }
+    }
+
+    /// The `{"error":{...}}` JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({"error": {
+            "message": self.to_string(),
+            "type": self.openai_type(),
+            "param": self.param(),
+            "code": self.code(),
+        }})
+    }
+
+    /// The serialized error body.
+    pub fn body(&self) -> Bytes {
+        Bytes::from(self.to_json().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_openai_like() {
+        let e = GatewayError::ModelNotFound("gpt-9".into());
+        let v = e.to_json();
+        assert_eq!(e.status(), 404);
+        assert_eq!(v["error"]["code"], "model_not_found");
+        assert_eq!(v["error"]["param"], "model");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(v["error"]["message"].as_str().unwrap_or("").contains("gpt-9"));
+    }
+
+    #[test]
+    fn upstream_errors_name_the_provider_only() {
+        let e = GatewayError::UpstreamTimeout { provider: "openai".into(), phase: "first byte" };
+        assert_eq!(e.status(), 504);
+        assert_eq!(e.code(), "upstream_timeout");
+        assert!(e.to_string().contains("openai"));
+        assert_eq!(GatewayError::UpstreamUnreachable { provider: "x".into() }.status(), 502);
+    }
+}

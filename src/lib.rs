@@ -1,0 +1,25 @@
+//! tollgate: an AI gateway for LLM traffic and a drop-in for nginx reverse-proxy configs, on
+//! Cloudflare's Pingora.
+//!
+//! Crate map (who owns what):
+//! - [`config`]: YAML → validated runtime model, env interpolation, located errors.
+//! - [`server`]: pingora server assembly, listeners, threads, signals, graceful shutdown.
+//! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`].
+//! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
+//!   model group, target, relay).
+//! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
+//! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
+//! - [`sse`]: sans-IO Server-Sent Events framing.
+//! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.
+//! - [`error`]: the client-facing error type and its one status/type/code mapping.
+
+pub mod admin;
+pub mod config;
+pub mod error;
+pub mod llm;
+pub mod observe;
+pub mod providers;
+pub mod proxy;
+pub mod server;
+pub mod sse;
+pub mod upstream;

@@ -1,0 +1,179 @@
+//! One request through the LLM pipeline, from route to metrics.
+//!
+//! Owns: the order of the steps (route → auth → body → parse → model group → authorize →
+//! target → provider) and turning any `GatewayError` into an OpenAI-shaped response. Must not:
+//! know provider wire details (providers/) or socket details (upstream/, proxy/).
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
+
+use super::downstream::{Downstream, ResponseHead};
+use super::route::{self, Route, UNMATCHED_LABEL};
+use super::{auth, models, relay, request, Gateway};
+use crate::config::{ModelGroup, ProviderKind, Target};
+use crate::error::GatewayError;
+use crate::observe::metrics::{RequestRecord, NONE_LABEL};
+use crate::providers;
+
+/// What a request did, for metrics (labels borrow from the config: bounded by construction).
+pub(crate) struct RequestLog<'a> {
+    pub route: &'static str,
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub status: u16,
+    pub upstream_wait: Duration,
+    pub ttfb: Option<Duration>,
+    /// A response head went out: errors can no longer be sent as a response.
+    pub head_sent: bool,
+}
+
+/// Serves one request completely (response written, metrics recorded).
+pub async fn serve(gw: &Gateway, ds: &mut dyn Downstream) {
+    let started = Instant::now();
+    gw.metrics.request_started();
+    let mut log = RequestLog {
+        route: UNMATCHED_LABEL,
+        model: NONE_LABEL,
+        provider: NONE_LABEL,
+        status: 200,
+        upstream_wait: Duration::ZERO,
+        ttfb: None,
+        head_sent: false,
+    };
+    if let Err(e) = dispatch(gw, ds, &mut log).await {
+        log.status = e.status();
+        if !log.head_sent && e != GatewayError::ClientClosed {
+            let _ = write_error(ds, &e).await;
+        }
+    }
+    gw.metrics.request_finished(&RequestRecord {
+        route: log.route,
+        model: log.model,
+        provider: log.provider,
+        status: log.status,
+        total: started.elapsed(),
+        upstream_wait: log.upstream_wait,
+        ttfb: log.ttfb,
+    });
+}
+
+async fn dispatch<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+) -> Result<(), GatewayError> {
+    let route = match route::resolve(ds.method(), ds.path()) {
+        Ok(r) => r,
+        Err(e) => {
+            ds.close_after_response();
+            return Err(e);
+        }
+    };
+    log.route = route.label();
+    let key = match gw.keys.authenticate(ds.headers()) {
+        Ok(k) => k,
+        Err(e) => {
+            ds.close_after_response();
+            return Err(e);
+        }
+    };
+    match route {
+        Route::ListModels => write_json(ds, log, 200, models::list(&gw.config, &key)).await,
+        Route::GetModel(id) => {
+            let body = models::get(&gw.config, &key, &id)?;
+            write_json(ds, log, 200, body).await
+        }
+        Route::ChatCompletions | Route::Completions | Route::Embeddings => {
+            let body = read_body(ds, gw.config.server.max_body_size).await?;
+            let kind = route.body_kind().ok_or(GatewayError::Internal)?;
+            let head = request::parse(&body, kind)?;
+            let (name, group) = gw
+                .config
+                .models
+                .get_key_value(head.model.as_str())
+                .ok_or_else(|| GatewayError::ModelNotFound(head.model.clone()))?;
+            log.model = name;
+            auth::authorize(&key, name)?;
+            let target = select_target(group);
+            log.provider = &target.provider.name;
+            let body = request::with_model(&body, &head, &target.model);
+            match &target.provider.kind {
+                ProviderKind::OpenAi(p) => {
+                    let req = providers::openai::build_request(p, &route, &head, body);
+                    let ex = gw
+                        .upstream
+                        .send(&p.base_url, &p.timeouts, req)
+                        .await
+                        .map_err(|e| relay::upstream_error(&target.provider.name, &e, true))?;
+                    relay::relay(ex, ds, log).await
+                }
+                ProviderKind::Mock(m) => {
+                    let reply = providers::mock::reply(m, &route, &head, &body, &target.model)?;
+                    relay::play_mock(reply, ds, log).await
+                }
+            }
+        }
+    }
+}
+
+/// The balancing point: the first target for now; priority tiers, weights and the breaker
+/// plug in here.
+fn select_target(group: &ModelGroup) -> &Target {
+    group.targets.first()
+}
+
+/// Reads the whole request body, refusing more than `limit` bytes (by Content-Length up
+/// front, and while reading for chunked bodies).
+async fn read_body(ds: &mut dyn Downstream, limit: u64) -> Result<Bytes, GatewayError> {
+    let declared = ds
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        ds.close_after_response();
+        return Err(GatewayError::BodyTooLarge { limit });
+    }
+    let expects_continue = ds
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        ds.send_continue().await.map_err(|_| GatewayError::ClientClosed)?;
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+    while let Some(chunk) = ds.read_body().await.map_err(|_| GatewayError::ClientClosed)? {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            ds.close_after_response();
+            return Err(GatewayError::BodyTooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub(crate) async fn write_json(
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+    status: u16,
+    body: Bytes,
+) -> Result<(), GatewayError> {
+    log.status = status;
+    log.head_sent = true;
+    ds.write_head(ResponseHead::json(status, body.len()))
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_body(body, true).await.map_err(|_| GatewayError::ClientClosed)
+}
+
+async fn write_error(ds: &mut dyn Downstream, e: &GatewayError) -> Result<(), ()> {
+    let body = e.body();
+    let mut head = ResponseHead::json(e.status(), body.len());
+    if let GatewayError::MethodNotAllowed { allow, .. } = e {
+        head.headers.push((http::header::ALLOW, http::HeaderValue::from_static(allow)));
+    }
+    ds.write_head(head).await.map_err(|_| ())?;
+    ds.write_body(body, true).await.map_err(|_| ())
+}

@@ -1,0 +1,191 @@
+//! Moving a response to the client: provider answers (buffered JSON or SSE re-framed one event
+//! per chunk) and the built-in mock's generated answers.
+//!
+//! Owns: which upstream headers reach the client, SSE re-framing, and turning a mid-stream
+//! upstream failure into a well-formed error event instead of a silently cut stream. Must not:
+//! choose targets or parse requests.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+
+use super::downstream::{Downstream, ResponseHead};
+use super::handler::RequestLog;
+use crate::error::GatewayError;
+use crate::providers::mock::{MockBody, MockReply};
+use crate::sse;
+use crate::upstream::{Exchange, UpstreamError};
+
+/// Largest non-streamed upstream response we buffer.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Maps an upstream failure to the client-facing error (no addresses, no secrets).
+pub(crate) fn upstream_error(provider: &str, e: &UpstreamError, before_head: bool) -> GatewayError {
+    let provider = provider.to_owned();
+    match e {
+        UpstreamError::Connect(_) => GatewayError::UpstreamUnreachable { provider },
+        UpstreamError::Timeout(phase) => GatewayError::UpstreamTimeout { provider, phase },
+        UpstreamError::Broken if before_head => GatewayError::UpstreamUnreachable { provider },
+        UpstreamError::Broken => GatewayError::UpstreamProtocol { provider },
+    }
+}
+
+/// Upstream response headers worth passing on (ids, rate-limit and retry hints).
+fn forwarded(headers: &http::HeaderMap) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+    headers.iter().filter_map(|(k, v)| {
+        let n = k.as_str();
+        let keep = n == "x-request-id"
+            || n == "retry-after"
+            || n == "retry-after-ms"
+            || n.starts_with("x-ratelimit-")
+            || n.starts_with("openai-");
+        keep.then(|| (k.clone(), v.clone()))
+    })
+}
+
+/// Relays a provider response whose head has arrived.
+pub(crate) async fn relay(
+    mut ex: Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    log.ttfb = Some(ex.ttfb);
+    let status = ex.status();
+    let is_sse = ex
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
+    let result = if is_sse && (200..300).contains(&status) {
+        relay_events(&mut ex, ds, log).await
+    } else {
+        relay_whole(&mut ex, ds, log, status).await
+    };
+    log.upstream_wait = ex.waited;
+    result
+}
+
+async fn relay_whole(
+    ex: &mut Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+    status: u16,
+) -> Result<(), GatewayError> {
+    let body = ex
+        .read_all(MAX_RESPONSE)
+        .await
+        .map_err(|e| upstream_error(log.provider, &e, false))?;
+    let content_type = ex
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    let mut head = ResponseHead { status, headers: vec![(http::header::CONTENT_TYPE, content_type)], body_len: Some(body.len()) };
+    head.headers.extend(forwarded(ex.headers()));
+    log.status = status;
+    log.head_sent = true;
+    ds.write_head(head).await.map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_body(body, true).await.map_err(|_| GatewayError::ClientClosed)
+}
+
+async fn relay_events(
+    ex: &mut Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    let mut head = ResponseHead::event_stream();
+    head.headers.extend(forwarded(ex.headers()));
+    log.status = 200;
+    log.head_sent = true;
+    ds.write_head(head).await.map_err(|_| GatewayError::ClientClosed)?;
+    let mut decoder = sse::Decoder::default();
+    loop {
+        let chunk = match ex.next_chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return fail_stream(ds, upstream_error(log.provider, &e, false)).await,
+        };
+        let events = match decoder.push(&chunk) {
+            Ok(ev) => ev,
+            Err(_) => {
+                ex.abandon().await;
+                let e = GatewayError::UpstreamProtocol { provider: log.provider.to_owned() };
+                return fail_stream(ds, e).await;
+            }
+        };
+        for ev in events {
+            if ds.write_body(ev, false).await.is_err() {
+                // The client left: stop the generation upstream too.
+                ex.abandon().await;
+                return Err(GatewayError::ClientClosed);
+            }
+        }
+    }
+    if let Some(mut rest) = decoder.finish().map(|b| b.to_vec()) {
+        // An unterminated last event: terminate it so the client's parser emits it.
+        rest.extend_from_slice(b"\n\n");
+        ds.write_body(Bytes::from(rest), false).await.map_err(|_| GatewayError::ClientClosed)?;
+    }
+    ds.write_body(Bytes::new(), true).await.map_err(|_| GatewayError::ClientClosed)
+}
+
+/// Ends a started stream with an OpenAI-style error event (the SDKs raise on it), then closes
+/// the chunked body properly. Returns the error for metrics.
+async fn fail_stream(ds: &mut dyn Downstream, e: GatewayError) -> Result<(), GatewayError> {
+    let ev = Bytes::from(format!("data: {}\n\n", e.to_json()));
+    let _ = ds.write_body(ev, false).await;
+    let _ = ds.write_body(Bytes::new(), true).await;
+    Err(e)
+}
+
+/// Plays the built-in mock's answer with its pacing.
+pub(crate) async fn play_mock(
+    reply: MockReply,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    if !reply.latency.is_zero() {
+        tokio::time::sleep(reply.latency).await;
+    }
+    log.ttfb = Some(reply.latency);
+    match reply.body {
+        MockBody::Json(body) => super::handler::write_json(ds, log, 200, body).await,
+        MockBody::Events { events, interval } => {
+            log.status = 200;
+            log.head_sent = true;
+            ds.write_head(ResponseHead::event_stream()).await.map_err(|_| GatewayError::ClientClosed)?;
+            for (i, ev) in events.into_iter().enumerate() {
+                if i > 0 && !interval.is_zero() {
+                    tokio::time::sleep(interval).await;
+                }
+                ds.write_body(ev, false).await.map_err(|_| GatewayError::ClientClosed)?;
+            }
+            ds.write_body(Bytes::new(), true).await.map_err(|_| GatewayError::ClientClosed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_mapping_hides_details() {
+        let e = upstream_error("openai", &UpstreamError::Connect("connection refused"), true);
+        assert_eq!(e.status(), 502);
+        assert!(!e.to_string().contains("refused"));
+        assert_eq!(upstream_error("p", &UpstreamError::Timeout("first byte"), true).status(), 504);
+    }
+
+    #[test]
+    fn only_useful_headers_are_forwarded() {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("r1"));
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        h.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("9"));
+        h.insert("set-cookie", HeaderValue::from_static("a=b"));
+        h.insert("server", HeaderValue::from_static("internal-10.0.0.1"));
+        let names: Vec<String> = forwarded(&h).map(|(k, _)| k.to_string()).collect();
+        assert_eq!(names.len(), 3);
+        assert!(!names.contains(&"set-cookie".to_string()));
+    }
+}

@@ -1,0 +1,75 @@
+//! The `tollgate` binary: nginx-style CLI → load config → run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// tollgate: AI gateway and nginx-compatible reverse proxy.
+#[derive(Parser, Debug)]
+#[command(name = "tollgate", disable_version_flag = true)]
+struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', value_name = "FILE", default_value = "conf/tollgate.yaml")]
+    conf: PathBuf,
+    /// Test the configuration and exit.
+    #[arg(short = 't')]
+    test: bool,
+    /// Test the configuration, dump the effective configuration and exit.
+    #[arg(short = 'T')]
+    dump: bool,
+    /// Show the version and exit.
+    #[arg(short = 'v')]
+    version: bool,
+    /// Show the version and build configuration and exit.
+    #[arg(short = 'V')]
+    build_info: bool,
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version || cli.build_info {
+        eprintln!("tollgate version: tollgate/{VERSION}");
+        if cli.build_info {
+            eprintln!("built with pingora 0.9.1 (features: proxy, lb, rustls)");
+            eprintln!("config formats: yaml");
+            eprintln!("providers: openai (and OpenAI-compatible servers), mock (built in)");
+        }
+        return ExitCode::SUCCESS;
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let file = cli.conf.display().to_string();
+    let config = match tollgate::config::load(&cli.conf) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("tollgate: [emerg] {e}");
+            }
+            if cli.test || cli.dump {
+                eprintln!("tollgate: configuration file {file} test failed");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.test || cli.dump {
+        eprintln!("tollgate: the configuration file {file} syntax is ok");
+        eprintln!("tollgate: configuration file {file} test is successful");
+        if cli.dump {
+            let dump = tollgate::config::dump(&config);
+            print!("{dump}");
+            if !dump.ends_with('\n') {
+                println!();
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    match tollgate::server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: [emerg] {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Every metric tollgate exports, in one registry that is injected (tests scrape their own).
+//!
+//! Owns: metric names, help texts, label sets and buckets. Label values must come from bounded
+//! sets (route labels, configured model/provider names, status codes) — never from raw client
+//! input. Must not: format responses or hold request state.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Label used when a request never resolved to a configured model or provider.
+pub const NONE_LABEL: &str = "none";
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    ttfb: HistogramVec,
+    overhead: HistogramVec,
+    in_flight: IntGauge,
+}
+
+/// Buckets for whole-request and TTFB durations (LLM calls run from ms to minutes).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+/// Buckets for the gateway's own overhead (microseconds to milliseconds).
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+];
+
+/// What one finished request reports.
+pub struct RequestRecord<'a> {
+    pub route: &'a str,
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub status: u16,
+    pub total: Duration,
+    /// Time spent waiting on the upstream (connect, send, first byte, body reads).
+    pub upstream_wait: Duration,
+    pub ttfb: Option<Duration>,
+}
+
+impl Metrics {
+    /// Creates the metrics in a fresh registry.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("tollgate_requests_total", "Requests by route, model, provider and status."),
+            &["route", "model", "provider", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new("tollgate_request_duration_seconds", "Whole request duration.")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        let ttfb = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_upstream_ttfb_seconds",
+                "Upstream time to first byte (request sent to response headers).",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["provider"],
+        )?;
+        let overhead = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_gateway_overhead_seconds",
+                "Time of a request not spent waiting on the upstream.",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        let in_flight =
+            IntGauge::new("tollgate_in_flight_requests", "Requests currently being served.")?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(ttfb.clone()))?;
+        registry.register(Box::new(overhead.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        Ok(Metrics { registry, requests, duration, ttfb, overhead, in_flight })
+    }
+
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    /// Records a finished request (also decrements the in-flight gauge).
+    pub fn request_finished(&self, r: &RequestRecord<'_>) {
+        self.in_flight.dec();
+        let mut status_buf = itoa_status(r.status);
+        let status = status_str(&mut status_buf);
+        self.requests
+            .with_label_values(&[r.route, r.model, r.provider, status])
+            .inc();
+        self.duration
+            .with_label_values(&[r.route])
+            .observe(r.total.as_secs_f64());
+        self.overhead
+            .with_label_values(&[r.route])
+            .observe(r.total.saturating_sub(r.upstream_wait).as_secs_f64());
+        if let Some(t) = r.ttfb {
+            self.ttfb.with_label_values(&[r.provider]).observe(t.as_secs_f64());
+        }
+    }
+
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.get()
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        // Encoding into a Vec cannot fail on I/O; a failure would mean an invalid metric,
+        // which registration already rules out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// Status codes as 3 ASCII digits without allocating.
+fn itoa_status(status: u16) -> [u8; 3] {
+    let s = status.min(999);
+    [b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8]
+}
+
+fn status_str(buf: &mut [u8; 3]) -> &str {
+    std::str::from_utf8(buf).unwrap_or("000")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_renders() {
+        let m = Metrics::new().unwrap();
+        m.request_started();
+        assert_eq!(m.in_flight(), 1);
+        m.request_finished(&RequestRecord {
+            route: "chat_completions",
+            model: "demo",
+            provider: "demo",
+            status: 200,
+            total: Duration::from_millis(30),
+            upstream_wait: Duration::from_millis(29),
+            ttfb: Some(Duration::from_millis(10)),
+        });
+        assert_eq!(m.in_flight(), 0);
+        let text = String::from_utf8(m.render()).unwrap();
+        assert!(text.contains(
+            r#"tollgate_requests_total{model="demo",provider="demo",route="chat_completions",status="200"} 1"#
+        ), "{text}");
+        assert!(text.contains("tollgate_gateway_overhead_seconds_bucket"));
+        assert!(text.contains("tollgate_upstream_ttfb_seconds_count{provider=\"demo\"} 1"));
+        assert!(text.contains("tollgate_in_flight_requests 0"));
+    }
+}

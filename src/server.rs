@@ -1,0 +1,114 @@
+//! Process assembly: builds pingora's server from the validated config, runs it, and handles
+//! graceful shutdown.
+//!
+//! Owns: services (data listeners, admin listener), worker threads, signals (SIGTERM and
+//! SIGQUIT = graceful: stop accepting, let in-flight requests and streams finish within the
+//! grace period, exit as soon as none is left; SIGINT = fast). Must not: handle requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::admin::{AdminApp, Readiness};
+use crate::config::Config;
+use crate::llm::Gateway;
+use crate::observe::Metrics;
+use crate::proxy::Tollgate;
+
+/// Starts serving; returns only when the process is shutting down.
+pub fn run(config: Config) -> Result<(), String> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let readiness = Arc::new(Readiness::default());
+
+    let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
+    conf.threads = config.server.threads;
+    conf.grace_period_seconds = Some(config.server.grace_period.as_secs().max(1));
+    conf.graceful_shutdown_timeout_seconds = Some(1);
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let gateway = Arc::new(Gateway::new(Arc::clone(&config), Arc::clone(&metrics)));
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Tollgate::new(gateway),
+        "tollgate",
+    );
+    for addr in config.server.listen.iter() {
+        proxy.add_tcp(&addr.to_string());
+    }
+    server.add_service(proxy);
+
+    if let Some(admin) = &config.admin {
+        let app = AdminApp { metrics: Arc::clone(&metrics), readiness: Arc::clone(&readiness) };
+        let mut svc = Service::new("tollgate-admin".to_owned(), app);
+        svc.add_tcp(&admin.listen.to_string());
+        svc.threads = Some(1);
+        server.add_service(svc);
+    }
+
+    spawn_drain_watch(server.watch_execution_phase(), Arc::clone(&metrics), Arc::clone(&readiness));
+    readiness.set(true);
+    log::info!(
+        "tollgate listening on {:?} with {} worker threads",
+        config.server.listen.as_slice(),
+        config.server.threads
+    );
+    server.run(RunArgs { shutdown_signal: Box::new(Signals) });
+    Ok(())
+}
+
+/// SIGTERM and SIGQUIT both shut down gracefully (pingora maps SIGQUIT to a listener hand-over
+/// upgrade, which needs a second process; reload is handled elsewhere). SIGINT is fast.
+struct Signals;
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::quit()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            log::error!("cannot install signal handlers; shutting down");
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = term.recv() => ShutdownSignal::GracefulTerminate,
+            _ = quit.recv() => ShutdownSignal::GracefulTerminate,
+            _ = int.recv() => ShutdownSignal::FastShutdown,
+        }
+    }
+}
+
+/// Pingora sleeps the whole grace period before exiting. Exit as soon as nothing is in flight
+/// instead (listeners are already closed when the phase changes).
+fn spawn_drain_watch(
+    mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+) {
+    std::thread::spawn(move || loop {
+        match phases.blocking_recv() {
+            Ok(ExecutionPhase::GracefulTerminate) | Ok(ExecutionPhase::ShutdownGracePeriod) => {
+                readiness.set(false);
+                log::info!("graceful shutdown: waiting for {} in-flight requests", metrics.in_flight());
+                // Let connections already accepted reach request_filter and count themselves.
+                std::thread::sleep(Duration::from_millis(200));
+                while metrics.in_flight() > 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                log::info!("graceful shutdown: no requests in flight, exiting");
+                std::process::exit(0);
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    });
+}

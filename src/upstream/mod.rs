@@ -1,0 +1,247 @@
+//! The upstream HTTP client of the owned exchange, on pingora's connector and pool.
+//!
+//! Owns: resolving, connecting (pooled), sending one request, reading the response head and
+//! body chunks under the connect / first-byte / idle / total timeouts, and returning healthy
+//! connections to the pool. Must not: interpret bodies, choose targets or retry.
+
+pub mod resolve;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue};
+use pingora::connectors::http::Connector;
+use pingora::connectors::ConnectorOptions;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::client::HttpSession;
+use pingora::upstreams::peer::HttpPeer;
+use tokio::time::Instant;
+
+use crate::config::{BaseUrl, Timeouts};
+use resolve::Resolver;
+
+/// How long an idle pooled upstream connection is kept. Below the common 60-90 s provider
+/// keep-alive so we rarely reuse a connection the server is closing.
+const POOL_IDLE: Duration = Duration::from_secs(50);
+
+/// Why an exchange failed. Messages never hold addresses or secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("could not connect ({0})")]
+    Connect(&'static str),
+    #[error("timed out waiting for the {0}")]
+    Timeout(&'static str),
+    #[error("connection failed after the request was sent")]
+    Broken,
+}
+
+/// One request to send.
+pub struct UpstreamRequest {
+    pub method: &'static str,
+    /// Path and query, e.g. "/v1/chat/completions".
+    pub path: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+/// Shared by all workers: one pool of upstream connections.
+pub struct UpstreamClient {
+    connector: Connector,
+    resolver: Resolver,
+}
+
+impl UpstreamClient {
+    pub fn new(pool_size: usize) -> Self {
+        UpstreamClient {
+            connector: Connector::new(Some(ConnectorOptions::new(pool_size))),
+            resolver: Resolver::default(),
+        }
+    }
+
+    /// Connects, sends `req` and waits for the response head.
+    pub async fn send(
+        self: &Arc<Self>,
+        base: &BaseUrl,
+        timeouts: &Timeouts,
+        req: UpstreamRequest,
+    ) -> Result<Exchange, UpstreamError> {
+        let started = Instant::now();
+        let deadline = started + timeouts.total;
+        let addr = self
+            .resolver
+            .resolve(&base.host, base.port, timeouts.connect)
+            .await
+            .ok_or(UpstreamError::Connect("name resolution failed"))?;
+        let mut peer = HttpPeer::new(addr, base.tls, base.host.clone());
+        peer.options.connection_timeout = Some(timeouts.connect);
+        peer.options.total_connection_timeout = Some(timeouts.connect);
+        peer.options.idle_timeout = Some(POOL_IDLE);
+        let connect = self.connector.get_http_session(&peer);
+        let (mut session, _reused) = bounded(deadline, timeouts.connect, "connection", connect)
+            .await?
+            .map_err(|e| UpstreamError::Connect(connect_reason(&e.etype)))?;
+        session.set_write_timeout(Some(timeouts.first_byte));
+        let header = build_header(base, &req)?;
+        let sent_at = Instant::now();
+        let send = async {
+            session.write_request_header(Box::new(header)).await?;
+            if !req.body.is_empty() {
+                session.write_request_body(req.body, true).await?;
+            }
+            session.finish_request_body().await?;
+            session.read_response_header().await
+        };
+        match bounded(deadline, timeouts.first_byte, "first byte", send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                session.shutdown().await;
+                return Err(UpstreamError::Broken);
+            }
+            Err(e) => {
+                session.shutdown().await;
+                return Err(e);
+            }
+        }
+        let head = session
+            .response_header()
+            .cloned()
+            .ok_or(UpstreamError::Broken)?;
+        let ttfb = sent_at.elapsed();
+        Ok(Exchange {
+            client: Arc::clone(self),
+            session: Some(session),
+            peer,
+            head,
+            idle: timeouts.idle,
+            deadline,
+            ttfb,
+            waited: started.elapsed(),
+        })
+    }
+}
+
+/// An exchange whose response head has arrived.
+pub struct Exchange {
+    client: Arc<UpstreamClient>,
+    session: Option<HttpSession>,
+    peer: HttpPeer,
+    head: ResponseHeader,
+    idle: Duration,
+    deadline: Instant,
+    /// Request sent -> response head received.
+    pub ttfb: Duration,
+    /// Total time spent waiting on the upstream so far.
+    pub waited: Duration,
+}
+
+impl Exchange {
+    pub fn status(&self) -> u16 {
+        self.head.status.as_u16()
+    }
+
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.head.headers
+    }
+
+    /// Reads the next body chunk; `None` at the end of the body.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        let Some(session) = self.session.as_mut() else {
+            return Ok(None);
+        };
+        let t0 = Instant::now();
+        let read = bounded(self.deadline, self.idle, "next chunk", session.read_response_body()).await;
+        self.waited += t0.elapsed();
+        match read {
+            Ok(Ok(Some(b))) => Ok(Some(b)),
+            Ok(Ok(None)) => {
+                self.release().await;
+                Ok(None)
+            }
+            Ok(Err(_)) => {
+                self.abandon().await;
+                Err(UpstreamError::Broken)
+            }
+            Err(e) => {
+                self.abandon().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    pub async fn read_all(&mut self, limit: usize) -> Result<Bytes, UpstreamError> {
+        let mut out = BytesMut::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            if out.len() + chunk.len() > limit {
+                self.abandon().await;
+                return Err(UpstreamError::Broken);
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Gives the connection back to the pool when its response was read to the end.
+    async fn release(&mut self) {
+        if let Some(mut s) = self.session.take() {
+            if s.response_done() {
+                self.client
+                    .connector
+                    .release_http_session(s, &self.peer, Some(POOL_IDLE))
+                    .await;
+            } else {
+                s.shutdown().await;
+            }
+        }
+    }
+
+    /// Drops the connection (the client went away, or the upstream misbehaved).
+    pub async fn abandon(&mut self) {
+        if let Some(mut s) = self.session.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Runs `fut` under `limit`, and under the exchange's total deadline.
+async fn bounded<T>(
+    deadline: Instant,
+    limit: Duration,
+    phase: &'static str,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, UpstreamError> {
+    let step_end = Instant::now() + limit;
+    let (end, what) = if step_end <= deadline { (step_end, phase) } else { (deadline, "total") };
+    tokio::time::timeout_at(end, fut)
+        .await
+        .map_err(|_| UpstreamError::Timeout(what))
+}
+
+fn build_header(base: &BaseUrl, req: &UpstreamRequest) -> Result<RequestHeader, UpstreamError> {
+    let bad = |_| UpstreamError::Connect("invalid request header");
+    let mut h = RequestHeader::build(req.method, req.path.as_bytes(), Some(req.headers.len() + 4))
+        .map_err(bad)?;
+    h.insert_header(http::header::HOST, base.host_header()).map_err(bad)?;
+    for (name, value) in &req.headers {
+        h.insert_header(name.clone(), value.clone()).map_err(bad)?;
+    }
+    if req.method != "GET" || !req.body.is_empty() {
+        h.insert_header(http::header::CONTENT_LENGTH, req.body.len().to_string())
+            .map_err(bad)?;
+    }
+    Ok(h)
+}
+
+fn connect_reason(e: &pingora::ErrorType) -> &'static str {
+    use pingora::ErrorType::*;
+    match e {
+        ConnectTimedout => "connect timeout",
+        ConnectRefused => "connection refused",
+        ConnectNoRoute => "no route to host",
+        TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError => {
+            "TLS handshake failed"
+        }
+        _ => "connect error",
+    }
+}
