@@ -13,6 +13,10 @@
 //! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.
 //! - [`error`]: the client-facing error type and its one status/type/code mapping.
 
+#![forbid(unsafe_code)]
+// Production code must not panic on bad input; tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod admin;
 pub mod config;
 pub mod error;

@@ -26,6 +26,8 @@ pub fn run(config: Config) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let readiness = Arc::new(Readiness::default());
 
+    let gateway = Arc::new(Gateway::new(Arc::clone(&config), Arc::clone(&metrics))?);
+
     let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
     conf.threads = config.server.threads;
     conf.grace_period_seconds = Some(config.server.grace_period.as_secs().max(1));
@@ -33,7 +35,6 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let gateway = Arc::new(Gateway::new(Arc::clone(&config), Arc::clone(&metrics)));
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         Tollgate::new(gateway),

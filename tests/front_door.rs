@@ -868,11 +868,12 @@ async fn admin_health_and_metrics_count_requests() {
         let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
         assert!(ct.starts_with("text/plain"), "metrics content-type {ct}");
         let text = resp.text().await.unwrap();
-        let done = metric_sum(
-            &text,
-            "tollgate_requests_total",
-            &[("model", "gpt-4o"), ("status", "200")],
-        ) >= 2.0
+        let requests =
+            |labels: &[(&str, &str)]| metric_sum(&text, "tollgate_requests_total", labels);
+        let done = requests(&[("model", "gpt-4o"), ("status", "200")]) >= 2.0
+            && requests(&[("model", "demo"), ("status", "200")]) >= 1.0
+            && requests(&[("model", "dead"), ("status", "502")]) >= 1.0
+            && metric_sum(&text, "tollgate_request_duration_seconds_count", &[]) >= 4.0
             && metric_sum(&text, "tollgate_in_flight_requests", &[]) == 0.0;
         if done || Instant::now() > deadline {
             break text;

@@ -106,7 +106,10 @@ async fn dispatch<'a>(
                         .upstream
                         .send(&p.base_url, &p.timeouts, req)
                         .await
-                        .map_err(|e| relay::upstream_error(&target.provider.name, &e, true))?;
+                        .map_err(|e| {
+                            log::warn!("provider {}: {e}", target.provider.name);
+                            relay::upstream_error(&target.provider.name, &e, true)
+                        })?;
                     relay::relay(ex, ds, log).await
                 }
                 ProviderKind::Mock(m) => {

@@ -33,12 +33,13 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
-        Gateway {
+    /// Fails when the upstream TLS trust store cannot be loaded.
+    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
+        Ok(Gateway {
             keys: auth::KeyStore::new(&config.keys),
-            upstream: Arc::new(UpstreamClient::new(128)),
+            upstream: Arc::new(UpstreamClient::new(128)?),
             config,
             metrics,
-        }
+        })
     }
 }

@@ -102,7 +102,10 @@ async fn relay_events(
         let chunk = match ex.next_chunk().await {
             Ok(Some(c)) => c,
             Ok(None) => break,
-            Err(e) => return fail_stream(ds, upstream_error(log.provider, &e, false)).await,
+            Err(e) => {
+                log::warn!("provider {}: stream failed: {e}", log.provider);
+                return fail_stream(ds, upstream_error(log.provider, &e, false)).await;
+            }
         };
         let events = match decoder.push(&chunk) {
             Ok(ev) => ev,

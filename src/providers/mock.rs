@@ -273,7 +273,7 @@ fn b64_f32(v: &[f32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::request::{parse, BodyKind};
+    use crate::llm::request::parse;
 
     fn run(body: &str, route: Route) -> MockReply {
         let kind = route.body_kind().unwrap();

@@ -52,11 +52,16 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(pool_size: usize) -> Self {
-        UpstreamClient {
-            connector: Connector::new(Some(ConnectorOptions::new(pool_size))),
-            resolver: Resolver::default(),
-        }
+    /// Builds the connector, which loads the TLS trust store (the platform's, or the files
+    /// named by `SSL_CERT_FILE` / `SSL_CERT_DIR`).
+    pub fn new(pool_size: usize) -> Result<Self, String> {
+        check_trust_env()?;
+        // pingora unwraps the trust-store load; turn a panic into a startup error.
+        let connector = std::panic::catch_unwind(|| {
+            Connector::new(Some(ConnectorOptions::new(pool_size)))
+        })
+        .map_err(|_| "cannot load the TLS trust store for upstream connections".to_owned())?;
+        Ok(UpstreamClient { connector, resolver: Resolver::default() })
     }
 
     /// Connects, sends `req` and waits for the response head.
@@ -202,6 +207,18 @@ impl Exchange {
             s.shutdown().await;
         }
     }
+}
+
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` naming something unreadable would make pingora panic.
+fn check_trust_env() -> Result<(), String> {
+    for var in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        if let Some(path) = std::env::var_os(var) {
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(format!("{var}={}: {e}", path.to_string_lossy()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `fut` under `limit`, and under the exchange's total deadline.

@@ -2,17 +2,22 @@
 //! that framing bugs can be reported), hands them to [`crate::openai`], applies the fault and
 //! writes the reply.
 //!
+//! Everything here is generic over the byte stream: a `TcpStream` for plain HTTP, a
+//! `tokio_rustls` server stream for [`crate::Options::tls`].
+//!
 //! Hand-written rather than hyper because hyper hides exactly what the mock must check (it
 //! drops `content-length` when `transfer-encoding` is present, and turns a body that disagrees
 //! with its `content-length` into a hang or a parse error of the *next* request).
 
+use std::future::Future;
 use std::io::Write as _;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{sleep, timeout};
 
 use crate::openai::{self, Reply, ReplyBody};
@@ -34,6 +39,14 @@ const BODY_STALL: Duration = Duration::from_secs(2);
 const LINGER: Duration = Duration::from_millis(500);
 /// Pieces a non-stream body is cut into by [`Fault::SlowDrip`].
 const DRIP_PIECES: usize = 4;
+
+/// What the server knows about a connection besides its bytes.
+pub(crate) struct Conn {
+    /// Its number, see [`RecordedRequest::connection`].
+    pub id: u64,
+    /// The TLS server name the client sent, if any.
+    pub sni: Option<String>,
+}
 
 /// A request as read off the wire.
 pub(crate) struct Incoming {
@@ -80,7 +93,10 @@ enum Delivery {
 }
 
 /// Serves one connection until it closes (or the mock is dropped, which aborts this task).
-pub(crate) async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
+pub(crate) async fn serve_connection<S>(shared: Arc<Shared>, mut stream: S, conn: Conn)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let validate = shared.opts.validate;
     loop {
@@ -103,6 +119,8 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream)
                 headers,
                 body,
                 problems,
+                connection: conn.id,
+                sni: conn.sni.clone(),
             });
         }
 
@@ -149,7 +167,7 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream)
 }
 
 /// [`Fault::Hang`]: reads (and discards) until the client goes away.
-async fn hang(stream: &mut TcpStream, buf: &mut BytesMut) {
+async fn hang<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) {
     loop {
         buf.clear();
         match stream.read_buf(buf).await {
@@ -160,7 +178,7 @@ async fn hang(stream: &mut TcpStream, buf: &mut BytesMut) {
 }
 
 /// Half-closes, then drains input briefly so the close is a FIN, not a RST.
-async fn linger_close(stream: &mut TcpStream) {
+async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let _ = stream.shutdown().await;
     let mut scratch = [0u8; 4096];
     let _ = timeout(LINGER, async {
@@ -239,8 +257,8 @@ enum Framing {
 }
 
 /// Reads the next request; `None` when the peer closed the connection between requests.
-async fn read_request(
-    stream: &mut TcpStream,
+async fn read_request<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     validate: bool,
 ) -> Option<Received> {
@@ -337,7 +355,7 @@ async fn read_request(
     let expects_continue =
         header_values(&headers, "expect").any(|v| v.trim().eq_ignore_ascii_case("100-continue"));
     if wants_body && expects_continue && !http10 {
-        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        let _ = send(stream, b"HTTP/1.1 100 Continue\r\n\r\n").await;
     }
 
     let body = match framing {
@@ -348,7 +366,7 @@ async fn read_request(
                     // Bytes after the body that don't start a request mean the content-length
                     // was too small. Only what has already arrived can be checked.
                     if buf.is_empty() {
-                        let _ = stream.try_read_buf(buf);
+                        read_ready(stream, buf).await;
                     }
                     if !buf.is_empty() && !looks_like_request_start(buf) {
                         problems.push(format!(
@@ -473,8 +491,22 @@ impl BodyError {
     }
 }
 
+/// Reads into `buf` what can be read without waiting (nothing if no bytes are ready): the
+/// stream-generic `TcpStream::try_read_buf`. For TLS that is whatever whole records arrived.
+async fn read_ready<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) {
+    let mut read = pin!(stream.read_buf(buf));
+    std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
+        Poll::Ready(_) | Poll::Pending => Poll::Ready(()),
+    })
+    .await;
+}
+
 /// Reads until `buf` holds at least `need` bytes.
-async fn fill(stream: &mut TcpStream, buf: &mut BytesMut, need: usize) -> Result<(), BodyError> {
+async fn fill<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    need: usize,
+) -> Result<(), BodyError> {
     if buf.len() < need {
         buf.reserve(need - buf.len());
     }
@@ -498,8 +530,8 @@ fn take(buf: &mut BytesMut, n: usize) -> Bytes {
     }
 }
 
-async fn read_exact_body(
-    stream: &mut TcpStream,
+async fn read_exact_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     n: usize,
 ) -> Result<Bytes, (Bytes, BodyError)> {
@@ -513,7 +545,10 @@ async fn read_exact_body(
 }
 
 /// Reads one CRLF-terminated line (without the CRLF).
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, BodyError> {
+async fn read_line<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Result<String, BodyError> {
     loop {
         if let Some(i) = buf.iter().position(|&b| b == b'\n') {
             if i == 0 || buf[i - 1] != b'\r' {
@@ -533,8 +568,8 @@ async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String,
     }
 }
 
-async fn read_chunked_body(
-    stream: &mut TcpStream,
+async fn read_chunked_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
 ) -> Result<Bytes, (Bytes, BodyError)> {
     let mut body = BytesMut::new();
@@ -588,9 +623,16 @@ async fn read_chunked_body(
 // ---------------------------------------------------------------------------------------------
 // Writing
 
+/// Writes `bytes` and flushes them (a no-op for TCP; TLS may otherwise keep the last record
+/// buffered while the writer sleeps between events).
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
 /// Writes `reply`; `Ok(false)` when the connection must close afterwards.
-async fn write_reply(
-    stream: &mut TcpStream,
+async fn write_reply<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     reply: &Reply,
     n: u64,
     http10: bool,
@@ -644,23 +686,23 @@ async fn write_reply(
         ReplyBody::Full(body) => match delivery {
             Delivery::Normal { .. } => {
                 head.extend_from_slice(body);
-                stream.write_all(&head).await?;
+                send(stream, &head).await?;
             }
             Delivery::Cut { .. } => {
                 head.extend_from_slice(&body[..body.len() / 2]);
-                stream.write_all(&head).await?;
+                send(stream, &head).await?;
             }
             Delivery::Drip { interval } => {
-                stream.write_all(&head).await?;
+                send(stream, &head).await?;
                 let piece = body.len().div_ceil(DRIP_PIECES).max(1);
                 for part in body.chunks(piece) {
                     sleep(interval).await;
-                    stream.write_all(part).await?;
+                    send(stream, part).await?;
                 }
             }
         },
         ReplyBody::Events(events) => {
-            stream.write_all(&head).await?;
+            send(stream, &head).await?;
             let (count, interval, before_first) = match delivery {
                 Delivery::Normal { interval } => (events.len(), interval, false),
                 Delivery::Drip { interval } => (events.len(), interval, true),
@@ -683,10 +725,10 @@ async fn write_reply(
                 if !http10 {
                     frame.extend_from_slice(b"\r\n");
                 }
-                stream.write_all(&frame).await?;
+                send(stream, &frame).await?;
             }
             if !matches!(delivery, Delivery::Cut { .. }) && !http10 {
-                stream.write_all(b"0\r\n\r\n").await?;
+                send(stream, b"0\r\n\r\n").await?;
             }
         }
     }

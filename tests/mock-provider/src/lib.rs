@@ -1,6 +1,6 @@
 //! A mock OpenAI-compatible LLM provider for tollgate's tests and benchmarks.
 //!
-//! It speaks the OpenAI wire formats (`/work/shared/research/providers.md` §1), checks every
+//! It speaks the OpenAI wire formats (the project research notes, providers.md §1), checks every
 //! request it gets, records every request, and can be told to misbehave (fault injection).
 //! Everything it answers is deterministic.
 //!
@@ -35,7 +35,30 @@
 //!
 //! [`MockProvider::start`] binds `127.0.0.1:0` and serves from a task on the calling tokio
 //! runtime; dropping the [`MockProvider`] closes the listener and every open connection.
-//! [`MockProvider::bind`] listens on a chosen address. The `tollgate-mock-provider` binary
+//! [`MockProvider::bind`] listens on a chosen address.
+//!
+//! Every accepted TCP connection gets a number (1, 2, ... in accept order), recorded as
+//! [`RecordedRequest::connection`]: two requests with the same number came over one connection,
+//! so a test can tell whether a client reuses (pools) its connections.
+//!
+//! # TLS
+//!
+//! With [`Options::tls`] the mock serves HTTPS (TLS 1.2 and 1.3, ALPN `http/1.1`). At start it
+//! makes a fresh CA and a server certificate for `localhost` and `127.0.0.1` signed by it;
+//! [`MockProvider::ca_pem`] is that CA certificate (PEM) for the client's trust store, and
+//! [`MockProvider::base_url`] is `https://localhost:PORT/v1`. The server name the client sent
+//! (SNI) is recorded as [`RecordedRequest::sni`]. A connection whose handshake fails (or does
+//! not finish within 10 s) is closed without recording anything.
+//!
+//! ```no_run
+//! # use tollgate_mock_provider::{MockProvider, Options};
+//! # async fn demo() {
+//! let mock = MockProvider::start(Options { tls: true, ..Options::default() }).await;
+//! let ca = mock.ca_pem().expect("a TLS mock has a CA"); // e.g. for SSL_CERT_FILE
+//! let upstream = mock.base_url(); // "https://localhost:PORT/v1"
+//! # }
+//! ```
+//! The `tollgate-mock-provider` binary
 //! (`--listen ADDR [--api-key K] [--reply TEXT] [--token-interval-ms N] [--no-validate]`) is the
 //! same server for load tests; it prints `listening on ADDR` once bound and records nothing.
 //!
@@ -152,6 +175,7 @@
 
 mod http1;
 mod openai;
+mod tls;
 
 use std::collections::VecDeque;
 use std::io;
@@ -161,8 +185,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use crate::http1::Conn;
+
+/// A TLS handshake that takes longer than this is abandoned.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the mock behaves. `Options::default()` validates, checks no key, uses the default reply
 /// and streams without delays.
@@ -177,6 +207,9 @@ pub struct Options {
     pub token_interval: Duration,
     /// Check requests and reject invalid ones with 400 (see the crate docs). Default true.
     pub validate: bool,
+    /// Serve HTTPS with a certificate from a CA made at start (see the crate docs, "TLS").
+    /// Default false: plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -186,6 +219,7 @@ impl Default for Options {
             reply: None,
             token_interval: Duration::ZERO,
             validate: true,
+            tls: false,
         }
     }
 }
@@ -238,6 +272,11 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// Why the request was rejected (validation, framing, auth, routing); empty if it was fine.
     pub problems: Vec<String>,
+    /// The number of the TCP connection it came on (1, 2, ... in accept order, TLS or not).
+    pub connection: u64,
+    /// TLS only: the server name the client sent (SNI); `None` without TLS or without SNI
+    /// (clients send none for an IP address).
+    pub sni: Option<String>,
 }
 
 impl RecordedRequest {
@@ -259,6 +298,7 @@ impl RecordedRequest {
 pub(crate) struct Shared {
     pub(crate) opts: Options,
     counter: AtomicU64,
+    connections: AtomicU64,
     recording: AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<VecDeque<Fault>>,
@@ -269,6 +309,11 @@ impl Shared {
     /// The number of this request (1, 2, ...).
     pub(crate) fn next_request_number(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The number of a newly accepted connection (1, 2, ...).
+    fn next_connection_number(&self) -> u64 {
+        self.connections.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub(crate) fn recording(&self) -> bool {
@@ -297,6 +342,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MockProvider {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// The CA certificate (PEM) when serving TLS.
+    ca_pem: Option<String>,
     task: JoinHandle<()>,
 }
 
@@ -312,20 +359,32 @@ impl MockProvider {
             .expect("mock provider: bind 127.0.0.1:0")
     }
 
-    /// Binds `addr` and serves on the current tokio runtime.
+    /// Binds `addr` and serves on the current tokio runtime. Fails if `addr` cannot be bound
+    /// (or, with [`Options::tls`], if the certificates cannot be made).
     pub async fn bind(addr: SocketAddr, opts: Options) -> io::Result<MockProvider> {
+        let tls = if opts.tls { Some(tls::setup()?) } else { None };
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let (acceptor, ca_pem) = match tls {
+            Some(t) => (Some(t.acceptor), Some(t.ca_pem)),
+            None => (None, None),
+        };
         let shared = Arc::new(Shared {
             opts,
             counter: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             recording: AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
             always: Mutex::new(None),
         });
-        let task = tokio::spawn(accept_loop(listener, shared.clone()));
-        Ok(MockProvider { addr, shared, task })
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), acceptor));
+        Ok(MockProvider {
+            addr,
+            shared,
+            ca_pem,
+            task,
+        })
     }
 
     /// The address the server listens on.
@@ -333,9 +392,20 @@ impl MockProvider {
         self.addr
     }
 
-    /// `http://ADDR/v1`, the OpenAI base URL of this mock.
+    /// The OpenAI base URL of this mock: `http://ADDR/v1`, or with [`Options::tls`]
+    /// `https://localhost:PORT/v1` (the name the certificate is for).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        if self.ca_pem.is_some() {
+            format!("https://localhost:{}/v1", self.addr.port())
+        } else {
+            format!("http://{}/v1", self.addr)
+        }
+    }
+
+    /// With [`Options::tls`], the PEM of the CA certificate that signed the server's: the one
+    /// certificate a client must trust. `None` for a plain-HTTP mock.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// Every request received so far, in order (including rejected ones).
@@ -382,14 +452,23 @@ impl std::fmt::Debug for MockProvider {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(http1::serve_connection(shared.clone(), stream));
+                    let id = shared.next_connection_number();
+                    match &tls {
+                        None => {
+                            let conn = Conn { id, sni: None };
+                            conns.spawn(http1::serve_connection(shared.clone(), stream, conn));
+                        }
+                        Some(acceptor) => {
+                            conns.spawn(serve_tls(shared.clone(), acceptor.clone(), stream, id));
+                        }
+                    }
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -397,4 +476,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+}
+
+/// Completes the TLS handshake (bounded by [`HANDSHAKE_TIMEOUT`]), then serves HTTP/1.1 on it.
+async fn serve_tls(shared: Arc<Shared>, acceptor: TlsAcceptor, stream: TcpStream, id: u64) {
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(_)) | Err(_) => return,
+    };
+    let sni = stream.get_ref().1.server_name().map(str::to_owned);
+    http1::serve_connection(shared, stream, Conn { id, sni }).await;
 }

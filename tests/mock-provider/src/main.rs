@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
         reply: args.reply,
         token_interval: Duration::from_millis(args.token_interval_ms),
         validate: !args.no_validate,
+        tls: false,
     };
     let mock = match MockProvider::bind(args.listen, opts).await {
         Ok(mock) => mock,
