@@ -24,17 +24,27 @@ pub enum GatewayError {
     #[error("Missing required parameter: '{0}'.")]
     MissingParameter(&'static str),
     #[error("Invalid value for '{param}': {message}")]
-    InvalidParameter { param: &'static str, message: String },
+    InvalidParameter {
+        param: &'static str,
+        message: String,
+    },
     #[error("The request body is larger than the limit of {limit} bytes.")]
     BodyTooLarge { limit: u64 },
     #[error("Method {method} is not allowed on {path}; allowed: {allow}.")]
-    MethodNotAllowed { method: String, path: String, allow: &'static str },
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: &'static str,
+    },
     #[error("Unknown request URL: {method} {path}.")]
     NotFound { method: String, path: String },
     #[error("The upstream provider '{provider}' could not be reached.")]
     UpstreamUnreachable { provider: String },
     #[error("The upstream provider '{provider}' did not answer in time ({phase}).")]
-    UpstreamTimeout { provider: String, phase: &'static str },
+    UpstreamTimeout {
+        provider: String,
+        phase: &'static str,
+    },
     #[error("The upstream provider '{provider}' sent an invalid response.")]
     UpstreamProtocol { provider: String },
     #[error("The client closed the connection.")]
@@ -55,9 +65,7 @@ impl GatewayError {
             | GatewayError::InvalidParameter { .. } => 400,
             GatewayError::BodyTooLarge { .. } => 413,
             GatewayError::MethodNotAllowed { .. } => 405,
-            GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => {
-                502
-            }
+            GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
             // nginx's 499: never actually sent, but recorded in metrics and logs.
             GatewayError::ClientClosed => 499,
@@ -154,15 +162,27 @@ mod tests {
         assert_eq!(v["error"]["code"], "model_not_found");
         assert_eq!(v["error"]["param"], "model");
         assert_eq!(v["error"]["type"], "invalid_request_error");
-        assert!(v["error"]["message"].as_str().unwrap_or("").contains("gpt-9"));
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("gpt-9"));
     }
 
     #[test]
     fn upstream_errors_name_the_provider_only() {
-        let e = GatewayError::UpstreamTimeout { provider: "openai".into(), phase: "first byte" };
+        let e = GatewayError::UpstreamTimeout {
+            provider: "openai".into(),
+            phase: "first byte",
+        };
         assert_eq!(e.status(), 504);
         assert_eq!(e.code(), "upstream_timeout");
         assert!(e.to_string().contains("openai"));
-        assert_eq!(GatewayError::UpstreamUnreachable { provider: "x".into() }.status(), 502);
+        assert_eq!(
+            GatewayError::UpstreamUnreachable {
+                provider: "x".into()
+            }
+            .status(),
+            502
+        );
     }
 }

@@ -46,21 +46,30 @@ pub fn run(config: Config) -> Result<(), String> {
     server.add_service(proxy);
 
     if let Some(admin) = &config.admin {
-        let app = AdminApp { metrics: Arc::clone(&metrics), readiness: Arc::clone(&readiness) };
+        let app = AdminApp {
+            metrics: Arc::clone(&metrics),
+            readiness: Arc::clone(&readiness),
+        };
         let mut svc = Service::new("tollgate-admin".to_owned(), app);
         svc.add_tcp(&admin.listen.to_string());
         svc.threads = Some(1);
         server.add_service(svc);
     }
 
-    spawn_drain_watch(server.watch_execution_phase(), Arc::clone(&metrics), Arc::clone(&readiness));
+    spawn_drain_watch(
+        server.watch_execution_phase(),
+        Arc::clone(&metrics),
+        Arc::clone(&readiness),
+    );
     readiness.set(true);
     log::info!(
         "tollgate listening on {:?} with {} worker threads",
         config.server.listen.as_slice(),
         config.server.threads
     );
-    server.run(RunArgs { shutdown_signal: Box::new(Signals) });
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals),
+    });
     Ok(())
 }
 
@@ -98,7 +107,10 @@ fn spawn_drain_watch(
         match phases.blocking_recv() {
             Ok(ExecutionPhase::GracefulTerminate) | Ok(ExecutionPhase::ShutdownGracePeriod) => {
                 readiness.set(false);
-                log::info!("graceful shutdown: waiting for {} in-flight requests", metrics.in_flight());
+                log::info!(
+                    "graceful shutdown: waiting for {} in-flight requests",
+                    metrics.in_flight()
+                );
                 // Let connections already accepted reach request_filter and count themselves.
                 std::thread::sleep(Duration::from_millis(200));
                 while metrics.in_flight() > 0 {

@@ -33,7 +33,11 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new(max_event: usize) -> Self {
-        Decoder { buf: BytesMut::new(), scanned: 0, max_event }
+        Decoder {
+            buf: BytesMut::new(),
+            scanned: 0,
+            max_event,
+        }
     }
 
     /// Appends bytes; returns every event completed by them, in order.
@@ -147,20 +151,33 @@ mod tests {
         let (whole, rest) = decode_in_pieces(&[]);
         assert_eq!(whole.len(), 4);
         assert_eq!(&whole[0][..], b"data: {\"a\":1}\n\n");
-        assert_eq!(&whole[2][..], b"event: x\r\ndata: two\r\ndata: lines\r\n\r\n");
+        assert_eq!(
+            &whole[2][..],
+            b"event: x\r\ndata: two\r\ndata: lines\r\n\r\n"
+        );
         assert_eq!(&whole[3][..], b"data: [DONE]\r\r");
         assert_eq!(rest.as_deref(), Some(&b"data: tail"[..]));
         for a in 0..=STREAM.len() {
             for b in a..=STREAM.len() {
-                assert_eq!(decode_in_pieces(&[a, b]), (whole.clone(), rest.clone()), "cuts {a} {b}");
+                assert_eq!(
+                    decode_in_pieces(&[a, b]),
+                    (whole.clone(), rest.clone()),
+                    "cuts {a} {b}"
+                );
             }
         }
     }
 
     #[test]
     fn data_payloads() {
-        assert_eq!(data_of(b"data: {\"a\":1}\n\n").as_deref(), Some("{\"a\":1}"));
-        assert_eq!(data_of(b"event: x\r\ndata: two\r\ndata:lines\r\n\r\n").as_deref(), Some("two\nlines"));
+        assert_eq!(
+            data_of(b"data: {\"a\":1}\n\n").as_deref(),
+            Some("{\"a\":1}")
+        );
+        assert_eq!(
+            data_of(b"event: x\r\ndata: two\r\ndata:lines\r\n\r\n").as_deref(),
+            Some("two\nlines")
+        );
         assert_eq!(data_of(b": comment\n\n"), None);
     }
 

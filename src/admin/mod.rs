@@ -38,7 +38,8 @@ fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u
         r.headers_mut().insert(http::header::CONTENT_TYPE, v);
     }
     let len = r.body().len();
-    r.headers_mut().insert(http::header::CONTENT_LENGTH, len.into());
+    r.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, len.into());
     r
 }
 
@@ -48,13 +49,27 @@ impl ServeHttp for AdminApp {
         let path = session.req_header().uri.path().to_owned();
         let is_get = matches!(session.req_header().method.as_str(), "GET" | "HEAD");
         if !is_get {
-            return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", b"method not allowed\n".to_vec());
+            return text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                b"method not allowed\n".to_vec(),
+            );
         }
         match path.as_str() {
-            "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
+            "/metrics" => text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(),
+            ),
             "/healthz" => text(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-            "/readyz" if self.readiness.is_ready() => text(StatusCode::OK, "text/plain", b"ready\n".to_vec()),
-            "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", b"not ready\n".to_vec()),
+            "/readyz" if self.readiness.is_ready() => {
+                text(StatusCode::OK, "text/plain", b"ready\n".to_vec())
+            }
+            "/readyz" => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                b"not ready\n".to_vec(),
+            ),
             _ => text(StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
         }
     }

@@ -44,7 +44,10 @@ impl KeyStore {
 pub fn authorize(key: &VirtualKey, model: &str) -> Result<(), GatewayError> {
     match &key.models {
         Some(allowed) if !allowed.iter().any(|m| m == model) => {
-            Err(GatewayError::ModelNotAllowed { key: key.name.clone(), model: model.to_owned() })
+            Err(GatewayError::ModelNotAllowed {
+                key: key.name.clone(),
+                model: model.to_owned(),
+            })
         }
         _ => Ok(()),
     }
@@ -108,10 +111,25 @@ mod tests {
     #[test]
     fn rejects_missing_and_wrong_keys() {
         let s = store();
-        assert_eq!(s.authenticate(&headers(&[])).unwrap_err(), GatewayError::MissingApiKey);
-        assert_eq!(s.authenticate(&headers(&[("authorization", "Bearer ")])).unwrap_err(), GatewayError::MissingApiKey);
-        assert_eq!(s.authenticate(&headers(&[("authorization", "Basic sk-a")])).unwrap_err(), GatewayError::MissingApiKey);
-        assert_eq!(s.authenticate(&headers(&[("x-api-key", "sk-b")])).unwrap_err(), GatewayError::InvalidApiKey);
+        assert_eq!(
+            s.authenticate(&headers(&[])).unwrap_err(),
+            GatewayError::MissingApiKey
+        );
+        assert_eq!(
+            s.authenticate(&headers(&[("authorization", "Bearer ")]))
+                .unwrap_err(),
+            GatewayError::MissingApiKey
+        );
+        assert_eq!(
+            s.authenticate(&headers(&[("authorization", "Basic sk-a")]))
+                .unwrap_err(),
+            GatewayError::MissingApiKey
+        );
+        assert_eq!(
+            s.authenticate(&headers(&[("x-api-key", "sk-b")]))
+                .unwrap_err(),
+            GatewayError::InvalidApiKey
+        );
     }
 
     #[test]
@@ -119,6 +137,9 @@ mod tests {
         let s = store();
         let k = s.authenticate(&headers(&[("api-key", "sk-a")])).unwrap();
         assert!(authorize(&k, "demo").is_ok());
-        assert!(matches!(authorize(&k, "gpt-4o"), Err(GatewayError::ModelNotAllowed { .. })));
+        assert!(matches!(
+            authorize(&k, "gpt-4o"),
+            Err(GatewayError::ModelNotAllowed { .. })
+        ));
     }
 }

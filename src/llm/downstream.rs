@@ -39,10 +39,19 @@ impl ResponseHead {
         ResponseHead {
             status: 200,
             headers: vec![
-                (http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-                (http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                ),
+                (
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ),
                 // Tell buffering proxies in front of us (nginx) to pass events through.
-                (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+                (
+                    HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                ),
             ],
             body_len: None,
         }

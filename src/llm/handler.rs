@@ -144,10 +144,16 @@ async fn read_body(ds: &mut dyn Downstream, limit: u64) -> Result<Bytes, Gateway
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if expects_continue {
-        ds.send_continue().await.map_err(|_| GatewayError::ClientClosed)?;
+        ds.send_continue()
+            .await
+            .map_err(|_| GatewayError::ClientClosed)?;
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
-    while let Some(chunk) = ds.read_body().await.map_err(|_| GatewayError::ClientClosed)? {
+    while let Some(chunk) = ds
+        .read_body()
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?
+    {
         if (buf.len() + chunk.len()) as u64 > limit {
             ds.close_after_response();
             return Err(GatewayError::BodyTooLarge { limit });
@@ -168,14 +174,17 @@ pub(crate) async fn write_json(
     ds.write_head(ResponseHead::json(status, body.len()))
         .await
         .map_err(|_| GatewayError::ClientClosed)?;
-    ds.write_body(body, true).await.map_err(|_| GatewayError::ClientClosed)
+    ds.write_body(body, true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
 }
 
 async fn write_error(ds: &mut dyn Downstream, e: &GatewayError) -> Result<(), ()> {
     let body = e.body();
     let mut head = ResponseHead::json(e.status(), body.len());
     if let GatewayError::MethodNotAllowed { allow, .. } = e {
-        head.headers.push((http::header::ALLOW, http::HeaderValue::from_static(allow)));
+        head.headers
+            .push((http::header::ALLOW, http::HeaderValue::from_static(allow)));
     }
     ds.write_head(head).await.map_err(|_| ())?;
     ds.write_body(body, true).await.map_err(|_| ())

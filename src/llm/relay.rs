@@ -79,12 +79,20 @@ async fn relay_whole(
         .get(http::header::CONTENT_TYPE)
         .cloned()
         .unwrap_or(HeaderValue::from_static("application/json"));
-    let mut head = ResponseHead { status, headers: vec![(http::header::CONTENT_TYPE, content_type)], body_len: Some(body.len()) };
+    let mut head = ResponseHead {
+        status,
+        headers: vec![(http::header::CONTENT_TYPE, content_type)],
+        body_len: Some(body.len()),
+    };
     head.headers.extend(forwarded(ex.headers()));
     log.status = status;
     log.head_sent = true;
-    ds.write_head(head).await.map_err(|_| GatewayError::ClientClosed)?;
-    ds.write_body(body, true).await.map_err(|_| GatewayError::ClientClosed)
+    ds.write_head(head)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_body(body, true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
 }
 
 async fn relay_events(
@@ -96,7 +104,9 @@ async fn relay_events(
     head.headers.extend(forwarded(ex.headers()));
     log.status = 200;
     log.head_sent = true;
-    ds.write_head(head).await.map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_head(head)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
     let mut decoder = sse::Decoder::default();
     loop {
         let chunk = match ex.next_chunk().await {
@@ -111,7 +121,9 @@ async fn relay_events(
             Ok(ev) => ev,
             Err(_) => {
                 ex.abandon().await;
-                let e = GatewayError::UpstreamProtocol { provider: log.provider.to_owned() };
+                let e = GatewayError::UpstreamProtocol {
+                    provider: log.provider.to_owned(),
+                };
                 return fail_stream(ds, e).await;
             }
         };
@@ -126,9 +138,13 @@ async fn relay_events(
     if let Some(mut rest) = decoder.finish().map(|b| b.to_vec()) {
         // An unterminated last event: terminate it so the client's parser emits it.
         rest.extend_from_slice(b"\n\n");
-        ds.write_body(Bytes::from(rest), false).await.map_err(|_| GatewayError::ClientClosed)?;
+        ds.write_body(Bytes::from(rest), false)
+            .await
+            .map_err(|_| GatewayError::ClientClosed)?;
     }
-    ds.write_body(Bytes::new(), true).await.map_err(|_| GatewayError::ClientClosed)
+    ds.write_body(Bytes::new(), true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
 }
 
 /// Ends a started stream with an OpenAI-style error event (the SDKs raise on it), then closes
@@ -155,14 +171,20 @@ pub(crate) async fn play_mock(
         MockBody::Events { events, interval } => {
             log.status = 200;
             log.head_sent = true;
-            ds.write_head(ResponseHead::event_stream()).await.map_err(|_| GatewayError::ClientClosed)?;
+            ds.write_head(ResponseHead::event_stream())
+                .await
+                .map_err(|_| GatewayError::ClientClosed)?;
             for (i, ev) in events.into_iter().enumerate() {
                 if i > 0 && !interval.is_zero() {
                     tokio::time::sleep(interval).await;
                 }
-                ds.write_body(ev, false).await.map_err(|_| GatewayError::ClientClosed)?;
+                ds.write_body(ev, false)
+                    .await
+                    .map_err(|_| GatewayError::ClientClosed)?;
             }
-            ds.write_body(Bytes::new(), true).await.map_err(|_| GatewayError::ClientClosed)
+            ds.write_body(Bytes::new(), true)
+                .await
+                .map_err(|_| GatewayError::ClientClosed)
         }
     }
 }
@@ -173,10 +195,17 @@ mod tests {
 
     #[test]
     fn error_mapping_hides_details() {
-        let e = upstream_error("openai", &UpstreamError::Connect("connection refused"), true);
+        let e = upstream_error(
+            "openai",
+            &UpstreamError::Connect("connection refused"),
+            true,
+        );
         assert_eq!(e.status(), 502);
         assert!(!e.to_string().contains("refused"));
-        assert_eq!(upstream_error("p", &UpstreamError::Timeout("first byte"), true).status(), 504);
+        assert_eq!(
+            upstream_error("p", &UpstreamError::Timeout("first byte"), true).status(),
+            504
+        );
     }
 
     #[test]
@@ -184,7 +213,10 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("x-request-id", HeaderValue::from_static("r1"));
         h.insert("retry-after", HeaderValue::from_static("3"));
-        h.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("9"));
+        h.insert(
+            "x-ratelimit-remaining-tokens",
+            HeaderValue::from_static("9"),
+        );
         h.insert("set-cookie", HeaderValue::from_static("a=b"));
         h.insert("server", HeaderValue::from_static("internal-10.0.0.1"));
         let names: Vec<String> = forwarded(&h).map(|(k, _)| k.to_string()).collect();

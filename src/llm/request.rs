@@ -67,9 +67,11 @@ pub fn parse(body: &[u8], kind: BodyKind) -> Result<RequestHead, GatewayError> {
     let head: Head<'_> =
         serde_json::from_str(text).map_err(|e| GatewayError::InvalidJson(clean_serde_error(&e)))?;
     let raw_model = head.model.ok_or(GatewayError::MissingParameter("model"))?;
-    let model: String = serde_json::from_str(raw_model.get()).map_err(|_| {
-        GatewayError::InvalidParameter { param: "model", message: "expected a string".into() }
-    })?;
+    let model: String =
+        serde_json::from_str(raw_model.get()).map_err(|_| GatewayError::InvalidParameter {
+            param: "model",
+            message: "expected a string".into(),
+        })?;
     if model.is_empty() {
         return Err(GatewayError::InvalidParameter {
             param: "model",
@@ -166,8 +168,10 @@ mod tests {
 
     #[test]
     fn reads_the_needed_fields() {
-        let h = chat(r#"{"messages":[{"role":"user","content":"hi"}],"stream":true,
-            "stream_options":{"include_usage":true},"model":"gpt-4o","max_tokens":7}"#)
+        let h = chat(
+            r#"{"messages":[{"role":"user","content":"hi"}],"stream":true,
+            "stream_options":{"include_usage":true},"model":"gpt-4o","max_tokens":7}"#,
+        )
         .unwrap();
         assert_eq!(h.model, "gpt-4o");
         assert!(h.stream && h.include_usage);
@@ -176,15 +180,42 @@ mod tests {
 
     #[test]
     fn missing_and_bad_fields_are_named() {
-        assert_eq!(chat(r#"{"messages":[{"role":"user","content":"x"}]}"#), Err(GatewayError::MissingParameter("model")));
-        assert_eq!(chat(r#"{"model":"m"}"#), Err(GatewayError::MissingParameter("messages")));
-        assert_eq!(chat(r#"{"model":"m","messages":null}"#), Err(GatewayError::MissingParameter("messages")));
-        assert!(matches!(chat(r#"{"model":3,"messages":[1]}"#), Err(GatewayError::InvalidParameter { param: "model", .. })));
-        assert!(matches!(chat(r#"{"model":"m","messages":[ ]}"#), Err(GatewayError::InvalidParameter { param: "messages", .. })));
-        assert!(matches!(chat(r#"{"model":"m","messages":[1],"#), Err(GatewayError::InvalidJson(_))));
+        assert_eq!(
+            chat(r#"{"messages":[{"role":"user","content":"x"}]}"#),
+            Err(GatewayError::MissingParameter("model"))
+        );
+        assert_eq!(
+            chat(r#"{"model":"m"}"#),
+            Err(GatewayError::MissingParameter("messages"))
+        );
+        assert_eq!(
+            chat(r#"{"model":"m","messages":null}"#),
+            Err(GatewayError::MissingParameter("messages"))
+        );
+        assert!(matches!(
+            chat(r#"{"model":3,"messages":[1]}"#),
+            Err(GatewayError::InvalidParameter { param: "model", .. })
+        ));
+        assert!(matches!(
+            chat(r#"{"model":"m","messages":[ ]}"#),
+            Err(GatewayError::InvalidParameter {
+                param: "messages",
+                ..
+            })
+        ));
+        assert!(matches!(
+            chat(r#"{"model":"m","messages":[1],"#),
+            Err(GatewayError::InvalidJson(_))
+        ));
         assert!(matches!(chat("[1]"), Err(GatewayError::InvalidJson(_))));
-        assert!(matches!(parse(b"{\"model\":\"\xff\"}", BodyKind::Chat), Err(GatewayError::InvalidJson(_))));
-        assert_eq!(parse(br#"{"model":"e"}"#, BodyKind::Embedding), Err(GatewayError::MissingParameter("input")));
+        assert!(matches!(
+            parse(b"{\"model\":\"\xff\"}", BodyKind::Chat),
+            Err(GatewayError::InvalidJson(_))
+        ));
+        assert_eq!(
+            parse(br#"{"model":"e"}"#, BodyKind::Embedding),
+            Err(GatewayError::MissingParameter("input"))
+        );
     }
 
     #[test]
@@ -199,6 +230,9 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             r#"{ "x": 1.50, "model" : "gpt-4o-2024-08-06", "messages":[{"role":"user","content":"model"}], "z":{"model":"inner"}}"#
         );
-        assert_eq!(with_model(&body, &h, "public\"name").as_ptr(), body.as_ptr());
+        assert_eq!(
+            with_model(&body, &h, "public\"name").as_ptr(),
+            body.as_ptr()
+        );
     }
 }

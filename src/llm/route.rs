@@ -112,14 +112,35 @@ mod tests {
 
     #[test]
     fn routes_and_errors() {
-        assert_eq!(resolve("POST", "/v1/chat/completions"), Ok(Route::ChatCompletions));
-        assert_eq!(resolve("POST", "/v1/chat/completions/?x=1"), Ok(Route::ChatCompletions));
+        assert_eq!(
+            resolve("POST", "/v1/chat/completions"),
+            Ok(Route::ChatCompletions)
+        );
+        assert_eq!(
+            resolve("POST", "/v1/chat/completions/?x=1"),
+            Ok(Route::ChatCompletions)
+        );
         assert_eq!(resolve("GET", "/v1/models"), Ok(Route::ListModels));
-        assert_eq!(resolve("GET", "/v1/models/meta-llama%2FLlama-3"), Ok(Route::GetModel("meta-llama/Llama-3".into())));
-        assert_eq!(resolve("GET", "/v1/models/a/b"), Ok(Route::GetModel("a/b".into())));
-        assert!(matches!(resolve("GET", "/v1/chat/completions"), Err(GatewayError::MethodNotAllowed { allow: "POST", .. })));
-        assert!(matches!(resolve("DELETE", "/v1/models"), Err(GatewayError::MethodNotAllowed { .. })));
-        assert!(matches!(resolve("GET", "/v2/x"), Err(GatewayError::NotFound { .. })));
+        assert_eq!(
+            resolve("GET", "/v1/models/meta-llama%2FLlama-3"),
+            Ok(Route::GetModel("meta-llama/Llama-3".into()))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models/a/b"),
+            Ok(Route::GetModel("a/b".into()))
+        );
+        assert!(matches!(
+            resolve("GET", "/v1/chat/completions"),
+            Err(GatewayError::MethodNotAllowed { allow: "POST", .. })
+        ));
+        assert!(matches!(
+            resolve("DELETE", "/v1/models"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
+        assert!(matches!(
+            resolve("GET", "/v2/x"),
+            Err(GatewayError::NotFound { .. })
+        ));
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41b"), "Ab");
         assert_eq!(percent_decode("%é"), "%é");

@@ -50,12 +50,18 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("tollgate_requests_total", "Requests by route, model, provider and status."),
+            Opts::new(
+                "tollgate_requests_total",
+                "Requests by route, model, provider and status.",
+            ),
             &["route", "model", "provider", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("tollgate_request_duration_seconds", "Whole request duration.")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "tollgate_request_duration_seconds",
+                "Whole request duration.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )?;
         let ttfb = HistogramVec::new(
@@ -74,14 +80,23 @@ impl Metrics {
             .buckets(OVERHEAD_BUCKETS.to_vec()),
             &["route"],
         )?;
-        let in_flight =
-            IntGauge::new("tollgate_in_flight_requests", "Requests currently being served.")?;
+        let in_flight = IntGauge::new(
+            "tollgate_in_flight_requests",
+            "Requests currently being served.",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(ttfb.clone()))?;
         registry.register(Box::new(overhead.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
-        Ok(Metrics { registry, requests, duration, ttfb, overhead, in_flight })
+        Ok(Metrics {
+            registry,
+            requests,
+            duration,
+            ttfb,
+            overhead,
+            in_flight,
+        })
     }
 
     pub fn request_started(&self) {
@@ -103,7 +118,9 @@ impl Metrics {
             .with_label_values(&[r.route])
             .observe(r.total.saturating_sub(r.upstream_wait).as_secs_f64());
         if let Some(t) = r.ttfb {
-            self.ttfb.with_label_values(&[r.provider]).observe(t.as_secs_f64());
+            self.ttfb
+                .with_label_values(&[r.provider])
+                .observe(t.as_secs_f64());
         }
     }
 
@@ -124,7 +141,11 @@ impl Metrics {
 /// Status codes as 3 ASCII digits without allocating.
 fn itoa_status(status: u16) -> [u8; 3] {
     let s = status.min(999);
-    [b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8]
+    [
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]
 }
 
 fn status_str(buf: &mut [u8; 3]) -> &str {

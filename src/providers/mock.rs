@@ -35,7 +35,10 @@ pub struct MockReply {
 pub enum MockBody {
     Json(Bytes),
     /// SSE events (each complete, with its blank line) and the pause between them.
-    Events { events: Vec<Bytes>, interval: Duration },
+    Events {
+        events: Vec<Bytes>,
+        interval: Duration,
+    },
 }
 
 /// Builds the reply to a POST route.
@@ -46,7 +49,8 @@ pub fn reply(
     body: &[u8],
     model: &str,
 ) -> Result<MockReply, GatewayError> {
-    let req: Value = serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson(e.to_string()))?;
+    let req: Value =
+        serde_json::from_slice(body).map_err(|e| GatewayError::InvalidJson(e.to_string()))?;
     let interval = m
         .tokens_per_second
         .map(|tps| Duration::from_secs_f64(1.0 / tps))
@@ -75,20 +79,30 @@ pub fn reply(
                 finish,
             };
             if head.stream {
-                MockBody::Events { events: gen.events(toks, head.include_usage), interval }
+                MockBody::Events {
+                    events: gen.events(toks, head.include_usage),
+                    interval,
+                }
             } else {
                 MockBody::Json(gen.json(&toks.concat(), toks.len()))
             }
         }
         Route::ListModels | Route::GetModel(_) => return Err(GatewayError::Internal),
     };
-    Ok(MockReply { latency: m.latency, body })
+    Ok(MockReply {
+        latency: m.latency,
+        body,
+    })
 }
 
 /// (prompt tokens, text the reply is based on) of a chat request.
 fn chat_prompt(req: &Value) -> (usize, String) {
     let msgs = req["messages"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let tokens = msgs.iter().map(|m| words(&text_of(&m["content"])) + 3).sum::<usize>() + 3;
+    let tokens = msgs
+        .iter()
+        .map(|m| words(&text_of(&m["content"])) + 3)
+        .sum::<usize>()
+        + 3;
     let last_user = msgs
         .iter()
         .rev()
@@ -126,12 +140,21 @@ fn words(s: &str) -> usize {
 fn tokens(text: &str) -> Vec<String> {
     text.split_whitespace()
         .enumerate()
-        .map(|(i, w)| if i == 0 { w.to_owned() } else { format!(" {w}") })
+        .map(|(i, w)| {
+            if i == 0 {
+                w.to_owned()
+            } else {
+                format!(" {w}")
+            }
+        })
         .collect()
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 struct Generation<'a> {
@@ -150,7 +173,11 @@ impl Generation<'_> {
     }
 
     fn id(&self) -> String {
-        if self.chat { format!("chatcmpl-mock{}", self.id) } else { format!("cmpl-mock{}", self.id) }
+        if self.chat {
+            format!("chatcmpl-mock{}", self.id)
+        } else {
+            format!("cmpl-mock{}", self.id)
+        }
     }
 
     fn json(&self, text: &str, completion: usize) -> Bytes {
@@ -169,7 +196,11 @@ impl Generation<'_> {
     }
 
     fn chunk(&self, choice: Value, with_usage_null: bool) -> Bytes {
-        let object = if self.chat { "chat.completion.chunk" } else { "text_completion" };
+        let object = if self.chat {
+            "chat.completion.chunk"
+        } else {
+            "text_completion"
+        };
         let mut v = json!({"id": self.id(), "object": object, "created": self.created,
             "model": self.model, "choices": [choice]});
         if with_usage_null {
@@ -181,8 +212,11 @@ impl Generation<'_> {
     fn events(&self, toks: &[String], include_usage: bool) -> Vec<Bytes> {
         let mut out = Vec::with_capacity(toks.len() + 4);
         if self.chat {
-            out.push(self.chunk(json!({"index": 0, "delta": {"role": "assistant", "content": ""},
-                "logprobs": null, "finish_reason": null}), include_usage));
+            out.push(self.chunk(
+                json!({"index": 0, "delta": {"role": "assistant", "content": ""},
+                "logprobs": null, "finish_reason": null}),
+                include_usage,
+            ));
         }
         for t in toks {
             let choice = if self.chat {
@@ -199,9 +233,15 @@ impl Generation<'_> {
         };
         out.push(self.chunk(last, include_usage));
         if include_usage {
-            let object = if self.chat { "chat.completion.chunk" } else { "text_completion" };
-            out.push(event(&json!({"id": self.id(), "object": object, "created": self.created,
-                "model": self.model, "choices": [], "usage": self.usage(toks.len())})));
+            let object = if self.chat {
+                "chat.completion.chunk"
+            } else {
+                "text_completion"
+            };
+            out.push(event(
+                &json!({"id": self.id(), "object": object, "created": self.created,
+                "model": self.model, "choices": [], "usage": self.usage(toks.len())}),
+            ));
         }
         out.push(Bytes::from_static(b"data: [DONE]\n\n"));
         out
@@ -214,8 +254,13 @@ fn event(v: &Value) -> Bytes {
 
 fn embeddings(m: &MockProvider, req: &Value, model: &str) -> Bytes {
     let inputs: Vec<String> = match &req["input"] {
-        Value::Array(items) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect(),
-        other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_owned)],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect(),
+        other => vec![other
+            .as_str()
+            .map_or_else(|| other.to_string(), str::to_owned)],
     };
     let base64 = req["encoding_format"] == "base64";
     let data: Vec<Value> = inputs
@@ -223,7 +268,11 @@ fn embeddings(m: &MockProvider, req: &Value, model: &str) -> Bytes {
         .enumerate()
         .map(|(i, text)| {
             let v = vector(text, m.embedding_dimensions as usize);
-            let embedding = if base64 { Value::String(b64_f32(&v)) } else { json!(v) };
+            let embedding = if base64 {
+                Value::String(b64_f32(&v))
+            } else {
+                json!(v)
+            };
             json!({"object": "embedding", "index": i, "embedding": embedding})
         })
         .collect();
@@ -246,7 +295,12 @@ fn vector(text: &str, dims: usize) -> Vec<f32> {
             (h % 2001) as f32 / 1000.0 - 1.0
         })
         .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     raw.iter().map(|x| x / norm).collect()
 }
 
@@ -278,13 +332,25 @@ mod tests {
     fn run(body: &str, route: Route) -> MockReply {
         let kind = route.body_kind().unwrap();
         let head = parse(body.as_bytes(), kind).unwrap();
-        reply(&MockProvider::default(), &route, &head, body.as_bytes(), "demo-1").unwrap()
+        reply(
+            &MockProvider::default(),
+            &route,
+            &head,
+            body.as_bytes(),
+            "demo-1",
+        )
+        .unwrap()
     }
 
     #[test]
     fn chat_echo_with_honest_usage() {
-        let r = run(r#"{"model":"demo","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"echo: one two three"}]}"#, Route::ChatCompletions);
-        let MockBody::Json(b) = r.body else { panic!("expected json") };
+        let r = run(
+            r#"{"model":"demo","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"echo: one two three"}]}"#,
+            Route::ChatCompletions,
+        );
+        let MockBody::Json(b) = r.body else {
+            panic!("expected json")
+        };
         let v: Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "one two three");
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
@@ -296,12 +362,27 @@ mod tests {
 
     #[test]
     fn stream_truncates_and_reports_usage() {
-        let r = run(r#"{"model":"demo","max_tokens":2,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#, Route::ChatCompletions);
-        let MockBody::Events { events, .. } = r.body else { panic!("expected events") };
-        let datas: Vec<String> = events.iter().filter_map(|e| crate::sse::data_of(e)).collect();
+        let r = run(
+            r#"{"model":"demo","max_tokens":2,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+            Route::ChatCompletions,
+        );
+        let MockBody::Events { events, .. } = r.body else {
+            panic!("expected events")
+        };
+        let datas: Vec<String> = events
+            .iter()
+            .filter_map(|e| crate::sse::data_of(e))
+            .collect();
         assert_eq!(datas.last().unwrap(), "[DONE]");
-        let text: String = datas.iter().filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned)).collect();
+        let text: String = datas
+            .iter()
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
         assert_eq!(text, "Hello from");
         let usage: Value = serde_json::from_str(&datas[datas.len() - 2]).unwrap();
         assert_eq!(usage["usage"]["completion_tokens"], 2);
@@ -314,7 +395,9 @@ mod tests {
     fn embeddings_are_deterministic_unit_vectors() {
         let a = run(r#"{"model":"e","input":["x","y"]}"#, Route::Embeddings);
         let b = run(r#"{"model":"e","input":["x","y"]}"#, Route::Embeddings);
-        let (MockBody::Json(a), MockBody::Json(b)) = (a.body, b.body) else { panic!() };
+        let (MockBody::Json(a), MockBody::Json(b)) = (a.body, b.body) else {
+            panic!()
+        };
         assert_eq!(a, b);
         let v: Value = serde_json::from_slice(&a).unwrap();
         let e: Vec<f64> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();

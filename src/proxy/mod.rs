@@ -29,7 +29,10 @@ pub struct Tollgate {
 impl Tollgate {
     pub fn new(gateway: Arc<Gateway>) -> Self {
         let keepalive_secs = gateway.config.server.keepalive_timeout.as_secs().max(1);
-        Tollgate { gateway, keepalive_secs }
+        Tollgate {
+            gateway,
+            keepalive_secs,
+        }
     }
 }
 
@@ -41,7 +44,10 @@ impl ProxyHttp for Tollgate {
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut Self::CTX) -> Result<bool> {
         session.set_keepalive(Some(self.keepalive_secs));
-        let mut ds = PingoraDownstream { session, keepalive: true };
+        let mut ds = PingoraDownstream {
+            session,
+            keepalive: true,
+        };
         llm::serve(&self.gateway, &mut ds).await;
         if !ds.keepalive {
             session.set_keepalive(None);
@@ -51,7 +57,10 @@ impl ProxyHttp for Tollgate {
 
     async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
         // Every request is answered in request_filter; reaching this is a bug, not a panic.
-        Err(Error::explain(ErrorType::InternalError, "no generic upstream configured"))
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "no generic upstream configured",
+        ))
     }
 }
 
@@ -80,16 +89,22 @@ impl Downstream for PingoraDownstream<'_> {
     }
 
     async fn read_body(&mut self) -> std::result::Result<Option<Bytes>, ClientGone> {
-        self.session.read_request_body().await.map_err(|_| ClientGone)
+        self.session
+            .read_request_body()
+            .await
+            .map_err(|_| ClientGone)
     }
 
     async fn send_continue(&mut self) -> std::result::Result<(), ClientGone> {
-        self.session.write_continue_response().await.map_err(|_| ClientGone)
+        self.session
+            .write_continue_response()
+            .await
+            .map_err(|_| ClientGone)
     }
 
     async fn write_head(&mut self, head: ResponseHead) -> std::result::Result<(), ClientGone> {
-        let mut resp =
-            ResponseHeader::build(head.status, Some(head.headers.len() + 2)).map_err(|_| ClientGone)?;
+        let mut resp = ResponseHeader::build(head.status, Some(head.headers.len() + 2))
+            .map_err(|_| ClientGone)?;
         for (k, v) in head.headers {
             resp.append_header(k, v).map_err(|_| ClientGone)?;
         }
@@ -99,7 +114,8 @@ impl Downstream for PingoraDownstream<'_> {
         }
         .map_err(|_| ClientGone)?;
         if !self.keepalive {
-            resp.insert_header(http::header::CONNECTION, "close").map_err(|_| ClientGone)?;
+            resp.insert_header(http::header::CONNECTION, "close")
+                .map_err(|_| ClientGone)?;
         }
         self.session
             .write_response_header(Box::new(resp), false)
@@ -109,7 +125,10 @@ impl Downstream for PingoraDownstream<'_> {
 
     async fn write_body(&mut self, data: Bytes, end: bool) -> std::result::Result<(), ClientGone> {
         let data = (!data.is_empty()).then_some(data);
-        self.session.write_response_body(data, end).await.map_err(|_| ClientGone)
+        self.session
+            .write_response_body(data, end)
+            .await
+            .map_err(|_| ClientGone)
     }
 
     fn close_after_response(&mut self) {

@@ -57,11 +57,15 @@ impl UpstreamClient {
     pub fn new(pool_size: usize) -> Result<Self, String> {
         check_trust_env()?;
         // pingora unwraps the trust-store load; turn a panic into a startup error.
-        let connector = std::panic::catch_unwind(|| {
-            Connector::new(Some(ConnectorOptions::new(pool_size)))
+        let connector =
+            std::panic::catch_unwind(|| Connector::new(Some(ConnectorOptions::new(pool_size))))
+                .map_err(|_| {
+                    "cannot load the TLS trust store for upstream connections".to_owned()
+                })?;
+        Ok(UpstreamClient {
+            connector,
+            resolver: Resolver::default(),
         })
-        .map_err(|_| "cannot load the TLS trust store for upstream connections".to_owned())?;
-        Ok(UpstreamClient { connector, resolver: Resolver::default() })
     }
 
     /// Connects, sends `req` and waits for the response head.
@@ -155,7 +159,13 @@ impl Exchange {
             return Ok(None);
         };
         let t0 = Instant::now();
-        let read = bounded(self.deadline, self.idle, "next chunk", session.read_response_body()).await;
+        let read = bounded(
+            self.deadline,
+            self.idle,
+            "next chunk",
+            session.read_response_body(),
+        )
+        .await;
         self.waited += t0.elapsed();
         match read {
             Ok(Ok(Some(b))) => Ok(Some(b)),
@@ -229,7 +239,11 @@ async fn bounded<T>(
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T, UpstreamError> {
     let step_end = Instant::now() + limit;
-    let (end, what) = if step_end <= deadline { (step_end, phase) } else { (deadline, "total") };
+    let (end, what) = if step_end <= deadline {
+        (step_end, phase)
+    } else {
+        (deadline, "total")
+    };
     tokio::time::timeout_at(end, fut)
         .await
         .map_err(|_| UpstreamError::Timeout(what))
@@ -239,7 +253,8 @@ fn build_header(base: &BaseUrl, req: &UpstreamRequest) -> Result<RequestHeader, 
     let bad = |_| UpstreamError::Connect("invalid request header");
     let mut h = RequestHeader::build(req.method, req.path.as_bytes(), Some(req.headers.len() + 4))
         .map_err(bad)?;
-    h.insert_header(http::header::HOST, base.host_header()).map_err(bad)?;
+    h.insert_header(http::header::HOST, base.host_header())
+        .map_err(bad)?;
     for (name, value) in &req.headers {
         h.insert_header(name.clone(), value.clone()).map_err(bad)?;
     }

@@ -48,7 +48,9 @@ impl Resolver {
     fn cached(&self, key: &(String, u16)) -> Option<SocketAddr> {
         let c = self.cache.lock().ok()?;
         let (addrs, at) = c.get(key)?;
-        (at.elapsed() < TTL).then(|| addrs.first().copied()).flatten()
+        (at.elapsed() < TTL)
+            .then(|| addrs.first().copied())
+            .flatten()
     }
 }
 
@@ -60,8 +62,14 @@ mod tests {
     async fn literals_and_localhost() {
         let r = Resolver::default();
         let t = Duration::from_secs(2);
-        assert_eq!(r.resolve("127.0.0.1", 80, t).await, Some("127.0.0.1:80".parse().unwrap()));
-        assert_eq!(r.resolve("::1", 81, t).await, Some("[::1]:81".parse().unwrap()));
+        assert_eq!(
+            r.resolve("127.0.0.1", 80, t).await,
+            Some("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(
+            r.resolve("::1", 81, t).await,
+            Some("[::1]:81".parse().unwrap())
+        );
         let l = r.resolve("localhost", 82, t).await.unwrap();
         assert!(l.ip().is_loopback() && l.port() == 82);
         assert!(r.resolve("no-such-host.invalid", 80, t).await.is_none());
