@@ -257,3 +257,32 @@ fn version_flags() {
         "-V should add build information to -v's line\n-v: {v}\n-V: {big_v}"
     );
 }
+
+#[test]
+fn test_flag_accepts_every_shipped_example_config() {
+    let dir = repo_root().join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let file = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        // The examples take their secrets from the environment.
+        let out = run_cli_with_env(
+            &["-t", "-c", &file],
+            &[
+                ("OPENAI_API_KEY", "sk-x"),
+                ("TEAM_A_KEY", "sk-a"),
+                ("TEAM_B_KEY", "sk-b"),
+            ],
+        );
+        assert_test_ok(&out, &file);
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "expected example configs in {}",
+        dir.display()
+    );
+}
