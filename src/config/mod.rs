@@ -24,6 +24,7 @@ mod models;
 mod path;
 mod providers;
 mod raw;
+mod resilience;
 mod url;
 mod validate;
 
