@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
+use pingora::server::ShutdownWatch;
 use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -35,9 +37,16 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
+    let probes = background_service(
+        "health checks",
+        HealthProbes {
+            gateway: Arc::clone(&gateway),
+        },
+    );
+    server.add_service(probes);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::new(gateway),
+        Tollgate::new(Arc::clone(&gateway)),
         "tollgate",
     );
     for addr in config.server.listen.iter() {
@@ -49,6 +58,8 @@ pub fn run(config: Config) -> Result<(), String> {
         let app = AdminApp {
             metrics: Arc::clone(&metrics),
             readiness: Arc::clone(&readiness),
+            config: Arc::clone(&config),
+            balancer: Arc::clone(&gateway.balancer),
         };
         let mut svc = Service::new("tollgate-admin".to_owned(), app);
         svc.add_tcp(&admin.listen.to_string());
@@ -71,6 +82,19 @@ pub fn run(config: Config) -> Result<(), String> {
         shutdown_signal: Box::new(Signals),
     });
     Ok(())
+}
+
+/// Runs the active health checks inside pingora's runtime (started by `server.run`, after any
+/// daemon fork).
+struct HealthProbes {
+    gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl BackgroundService for HealthProbes {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        crate::llm::probe::run(Arc::clone(&self.gateway), shutdown).await;
+    }
 }
 
 /// SIGTERM and SIGQUIT both shut down gracefully (pingora maps SIGQUIT to a listener hand-over

@@ -60,4 +60,21 @@ impl Balancer {
     pub fn pool(&self, model: &str) -> Option<&Pool> {
         self.pools.get(model)
     }
+
+    /// Model groups none of whose targets passes its provider's health check. Breaker state
+    /// does not count: every instance sees the same provider 429s, so taking instances out of
+    /// a load balancer for it would not help; a provider that fails its probes might be
+    /// reachable from another instance.
+    pub fn groups_without_healthy_target<'c>(&self, config: &'c Config) -> Vec<&'c str> {
+        config
+            .models
+            .iter()
+            .filter(|(_, g)| {
+                !g.targets
+                    .iter()
+                    .any(|t| t.weight > 0 && self.health.is_healthy(&t.provider.name))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
 }

@@ -277,7 +277,7 @@ mod tests {
         );
         let ok = |_| true;
         assert_eq!(index(pool.pick(t0, &[true, false], &ok)), Some(1));
-        assert_eq!(index(pool.pick(t0, &[true, true], &ok)).is_some(), true);
+        assert!(index(pool.pick(t0, &[true, true], &ok)).is_some());
         let unhealthy = |i| i == 1;
         assert_eq!(index(pool.pick(t0, &[false, false], &unhealthy)), Some(1));
         for i in 0..2 {

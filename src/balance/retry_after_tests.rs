@@ -26,10 +26,17 @@ fn ms(n: u64) -> Option<Duration> {
     Some(Duration::from_millis(n))
 }
 
+/// (response headers, expected delay, expected source)
+type Case = (
+    &'static [(&'static str, &'static str)],
+    Option<Duration>,
+    Option<HintSource>,
+);
+
 #[test]
 fn header_table() {
     use HintSource::*;
-    let cases: &[(&[(&str, &str)], Option<Duration>, Option<HintSource>)] = &[
+    let cases: &[Case] = &[
         (&[], None, None),
         (&[("retry-after", "7")], ms(7_000), Some(RetryAfter)),
         (&[("retry-after", "1.5")], ms(1_500), Some(RetryAfter)),

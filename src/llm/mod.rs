@@ -7,16 +7,19 @@
 //! exchange itself (see ARCHITECTURE.md). Must not: name pingora's proxy types (`proxy/` adapts
 //! the session through `Downstream`).
 
+mod attempt;
 pub mod auth;
 pub mod downstream;
 mod handler;
 mod models;
+pub mod probe;
 mod relay;
 pub mod request;
 pub mod route;
 
 use std::sync::Arc;
 
+use crate::balance::Balancer;
 use crate::config::Config;
 use crate::observe::Metrics;
 use crate::upstream::UpstreamClient;
@@ -30,12 +33,26 @@ pub struct Gateway {
     pub keys: auth::KeyStore,
     pub metrics: Arc<Metrics>,
     pub upstream: Arc<UpstreamClient>,
+    /// Per-group target selection, breakers and health verdicts.
+    pub balancer: Arc<Balancer>,
 }
 
 impl Gateway {
     /// Fails when the upstream TLS trust store cannot be loaded.
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
+        // Seeds only spread picks differently per process; they need not be unpredictable.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        let balancer = Arc::new(Balancer::new(&config, seed, tokio::time::Instant::now()));
+        for (name, g) in &config.models {
+            for t in g.targets.iter() {
+                metrics.breaker_init(name, &t.label());
+            }
+        }
         Ok(Gateway {
+            balancer,
             keys: auth::KeyStore::new(&config.keys),
             upstream: Arc::new(UpstreamClient::new(128)?),
             config,
