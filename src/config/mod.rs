@@ -31,6 +31,8 @@ mod validate;
 #[cfg(test)]
 mod errors_tests;
 #[cfg(test)]
+mod resilience_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
