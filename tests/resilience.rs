@@ -367,3 +367,67 @@ keys:
     assert_eq!(readyz(&gw), 200);
     assert_eq!(chat(&gw, "gpt-4o").await.served_by(), "model-c");
 }
+
+/// The total deadline bounds all attempts together: two hung targets give one 504 within the
+/// deadline, not one first-byte timeout per target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_bounds_all_attempts() {
+    let a = start_mock().await;
+    let b = start_mock().await;
+    let yaml = CONFIG
+        .replace("{a}", &a.base_url())
+        .replace("{b}", &b.base_url())
+        .replace("deadline: 30s", "deadline: 1s");
+    let gw = start_gateway(yaml).await;
+    a.push_fault(Fault::Hang);
+    b.push_fault(Fault::Hang);
+    let t0 = Instant::now();
+    let r = chat(&gw, "gpt-4o").await;
+    let took = t0.elapsed();
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "upstream_timeout");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "504 after {took:?}, deadline 1s (b's own first_byte timeout is 3s)"
+    );
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 1));
+}
+
+/// Fallback crosses provider kinds: an unreachable OpenAI-compatible target falls back to the
+/// built-in mock, with the request rebuilt for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_errors_fall_back_across_provider_kinds() {
+    let yaml = r#"listen: ["{listen}"]
+admin: { listen: "{admin}" }
+providers:
+  dead: { kind: openai, base_url: "http://127.0.0.1:1/v1" }
+  demo: { kind: mock }
+models:
+  gpt-4o:
+    targets:
+      - { provider: dead, model: gpt-4o }
+      - { provider: demo, model: demo-1, priority: 1 }
+keys:
+  - { name: all, key: sk-test-all }
+"#;
+    let gw = start_gateway(yaml.to_owned()).await;
+    for _ in 0..3 {
+        let r = chat(&gw, "gpt-4o").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.served_by(), "demo-1");
+    }
+    let m = metrics(&gw);
+    assert_eq!(
+        metric_sum(&m, "tollgate_retries_total", &[("reason", "connect")]),
+        3.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(
+            &m,
+            "tollgate_fallbacks_total",
+            &[("from", "dead"), ("to", "demo")]
+        ),
+        3.0
+    );
+}

@@ -301,6 +301,23 @@ mod tests {
     }
 
     #[test]
+    fn a_full_target_falls_through_until_its_window_slides() {
+        let t0 = Instant::now();
+        let mut g = group(&[(0, 1), (1, 1)]);
+        let mut targets: Vec<Target> = g.targets.iter().cloned().collect();
+        targets[0].capacity_rpm = Some(2);
+        g.targets = NonEmpty::new(targets).unwrap();
+        let pool = Pool::new(&g, &BreakerSettings::default(), 1, t0);
+        let ok = |_| true;
+        let picks: Vec<Option<usize>> = (0..4)
+            .map(|_| index(pool.pick(t0, &[false, false], &ok)))
+            .collect();
+        assert_eq!(picks, [Some(0), Some(0), Some(1), Some(1)]);
+        let later = t0 + Duration::from_secs(120);
+        assert_eq!(index(pool.pick(later, &[false, false], &ok)), Some(0));
+    }
+
+    #[test]
     fn leases_count_in_flight() {
         let t0 = Instant::now();
         let mut g = group(&[(0, 1), (0, 1)]);
