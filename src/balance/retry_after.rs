@@ -36,7 +36,7 @@ pub fn hint(headers: &HeaderMap, body: &[u8], now: SystemTime, max: Duration) ->
     let found = explicit(headers, now)
         .or_else(|| gemini_retry_info(body).map(|d| (d, HintSource::GeminiRetryInfo)))
         .or_else(|| {
-            resets(headers, "x-ratelimit-", parse_go_duration_at(now))
+            resets(headers, "x-ratelimit-", parse_go_duration)
                 .map(|d| (d, HintSource::RateLimitReset))
         })
         .or_else(|| {
@@ -126,10 +126,6 @@ fn resets(
         shortest = Some(shortest.map_or(d, |s| s.min(d)));
     }
     exhausted.or(shortest)
-}
-
-fn parse_go_duration_at(_now: SystemTime) -> impl Fn(&str) -> Option<Duration> {
-    parse_go_duration
 }
 
 fn parse_rfc3339_at(now: SystemTime) -> impl Fn(&str) -> Option<Duration> {
