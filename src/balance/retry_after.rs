@@ -29,24 +29,45 @@ pub struct Hint {
     pub source: HintSource,
 }
 
-/// The provider's retry hint, if any, clamped to `max`. Explicit retry headers win over the
-/// body, which wins over rate-limit reset headers (those are also sent on successes and only
-/// say when a window refills).
-pub fn hint(headers: &HeaderMap, body: &[u8], now: SystemTime, max: Duration) -> Option<Hint> {
-    let found = explicit(headers, now)
-        .or_else(|| gemini_retry_info(body).map(|d| (d, HintSource::GeminiRetryInfo)))
-        .or_else(|| {
-            resets(headers, "x-ratelimit-", parse_go_duration)
-                .map(|d| (d, HintSource::RateLimitReset))
-        })
-        .or_else(|| {
-            resets(headers, "anthropic-ratelimit-", parse_rfc3339_at(now))
-                .map(|d| (d, HintSource::AnthropicReset))
-        })?;
+/// The provider's retry hint for a failed response with `status`, if any, clamped to `max`.
+/// Explicit retry headers count on any status and win over the body, which wins over
+/// rate-limit reset headers. The body and the reset headers count only on a 429: OpenAI sends
+/// `x-ratelimit-reset-*` on every response, and on a 500 they say when a quota window
+/// refills, not when the server recovers.
+pub fn hint(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    max: Duration,
+) -> Option<Hint> {
+    let found = explicit(headers, now).or_else(|| {
+        if status == 429 {
+            rate_limit_reset(headers, body, now)
+        } else {
+            None
+        }
+    })?;
     Some(Hint {
         delay: found.0.min(max),
         source: found.1,
     })
+}
+
+/// Gemini's RetryInfo, else the exhausted OpenAI or Anthropic window's reset.
+fn rate_limit_reset(
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Option<(Duration, HintSource)> {
+    if let Some(d) = gemini_retry_info(body) {
+        return Some((d, HintSource::GeminiRetryInfo));
+    }
+    if let Some(d) = resets(headers, "x-ratelimit-", parse_go_duration) {
+        return Some((d, HintSource::RateLimitReset));
+    }
+    resets(headers, "anthropic-ratelimit-", parse_rfc3339_at(now))
+        .map(|d| (d, HintSource::AnthropicReset))
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

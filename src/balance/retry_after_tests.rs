@@ -134,7 +134,7 @@ fn header_table() {
         ),
     ];
     for (pairs, want, source) in cases {
-        let got = hint(&headers(pairs), b"", now(), MAX);
+        let got = hint(429, &headers(pairs), b"", now(), MAX);
         assert_eq!(got.map(|h| h.delay), *want, "{pairs:?}");
         assert_eq!(got.map(|h| h.source), *source, "{pairs:?}");
     }
@@ -145,25 +145,45 @@ fn gemini_retry_info_in_the_body() {
     let body = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[
         {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]},
         {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31s"}]}}"#;
-    let got = hint(&HeaderMap::new(), body, now(), MAX).unwrap();
+    let got = hint(429, &HeaderMap::new(), body, now(), MAX).unwrap();
     assert_eq!(got.delay, Duration::from_secs(31));
     assert_eq!(got.source, HintSource::GeminiRetryInfo);
     let frac = br#"[{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"27.4s"}]}}]"#;
     assert_eq!(
-        hint(&HeaderMap::new(), frac, now(), MAX).map(|h| h.delay),
+        hint(429, &HeaderMap::new(), frac, now(), MAX).map(|h| h.delay),
         ms(27_400)
     );
     // A header still wins.
     let h = headers(&[("retry-after", "5")]);
-    assert_eq!(hint(&h, body, now(), MAX).map(|h| h.delay), ms(5_000));
+    assert_eq!(hint(429, &h, body, now(), MAX).map(|h| h.delay), ms(5_000));
     for junk in [
         &b"not json"[..],
         b"{}",
         br#"{"error":{"details":"x"}}"#,
         b"{",
     ] {
-        assert_eq!(hint(&HeaderMap::new(), junk, now(), MAX), None);
+        assert_eq!(hint(429, &HeaderMap::new(), junk, now(), MAX), None);
     }
+}
+
+#[test]
+fn only_a_429_takes_its_hint_from_reset_headers_or_the_body() {
+    let resets = headers(&[
+        ("x-ratelimit-remaining-requests", "0"),
+        ("x-ratelimit-reset-requests", "20s"),
+        ("anthropic-ratelimit-requests-reset", "2025-08-21T12:40:59Z"),
+    ]);
+    let body = br#"{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"9s"}]}}"#;
+    for status in [500, 502, 503, 504] {
+        assert_eq!(hint(status, &resets, body, now(), MAX), None, "{status}");
+    }
+    assert_eq!(
+        hint(429, &resets, b"", now(), MAX).map(|h| h.delay),
+        ms(20_000)
+    );
+    // An explicit Retry-After counts on a 503 too (its classic use).
+    let h = headers(&[("retry-after", "4")]);
+    assert_eq!(hint(503, &h, b"", now(), MAX).map(|h| h.delay), ms(4_000));
 }
 
 #[test]

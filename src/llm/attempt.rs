@@ -134,6 +134,7 @@ pub(crate) async fn serve<'a>(
                 let failed = read_failure(ex, &target.provider.name).await;
                 let hint = match &failed {
                     Failure::Response(r) => retry_after::hint(
+                        r.status,
                         &r.headers,
                         &r.body,
                         SystemTime::now(),
