@@ -431,3 +431,51 @@ keys:
         3.0
     );
 }
+
+async fn stream(gw: &Gateway, model: &str) -> Answer {
+    chat_body(
+        gw,
+        &json!({"model": model, "stream": true,
+                "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
+}
+
+/// Streams fall back too while nothing was sent to the client; once the response head went
+/// out, a failure ends the stream with an error event and is never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_fall_back_before_the_head_and_never_after() {
+    let (a, b, gw) = setup().await;
+    a.push_fault(status(503, &[], None));
+    let r = stream(&gw, "gpt-4o").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let events = common::sse_data(&r.body);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    assert!(events[0].contains("model-b"), "{events:?}");
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 1));
+
+    a.push_fault(Fault::DisconnectAfter { events: 2 });
+    let r = stream(&gw, "gpt-4o").await;
+    assert_eq!(r.status, 200);
+    let events = common::sse_data(&r.body);
+    assert!(
+        events.last().is_some_and(|e| e.contains("\"error\"")),
+        "{events:?}"
+    );
+    assert_eq!(
+        (a.requests().len(), b.requests().len()),
+        (2, 1),
+        "no retry after bytes went to the client"
+    );
+}
+
+/// A status outside `retry_on` (a client error) passes through at once, without a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_is_not_retried() {
+    let (a, b, gw) = setup().await;
+    let body = r#"{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature","code":null}}"#;
+    a.push_fault(status(400, &[], Some(body)));
+    let r = chat(&gw, "gpt-4o").await;
+    assert_eq!((r.status, r.body.as_str()), (400, body));
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 0));
+}
