@@ -90,7 +90,7 @@ pub(crate) async fn serve<'a>(
                 .get(i)
                 .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
         };
-        let mut lease = match pool.pick(now, &tried, &healthy) {
+        let lease = match pool.pick(now, &tried, &healthy) {
             Pick::Target(lease, tr) => {
                 note(gw, req.model, &targets[lease.index], tr);
                 lease
@@ -111,42 +111,10 @@ pub(crate) async fn serve<'a>(
                 .then(|| (prev.provider.name.as_str(), target.provider.name.as_str()));
             gw.metrics.retried(req.model, &failure.reason(), fallback);
         }
-        log.provider = &target.provider.name;
-        let body = request::with_model(req.body, req.head, &target.model);
-        let p = match &target.provider.kind {
-            ProviderKind::OpenAi(p) => p,
-            ProviderKind::Mock(m) => {
-                let reply = providers::mock::reply(m, req.route, req.head, &body, &target.model)?;
-                record(gw, req.model, target, &mut lease, Outcome::Success, None);
-                return relay::play_mock(reply, ds, log).await;
-            }
-        };
-        match send(gw, p, &req, body, deadline).await {
-            Ok(ex) if !res.retry_on.contains(&ex.status()) => {
-                let ttfb = Some(ex.ttfb);
-                record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
-                // The lease lives until the relay ends: the target stays counted in flight.
-                let out = relay::relay(ex, ds, log).await;
-                drop(lease);
-                return out;
-            }
-            Ok(ex) => {
-                let failed = read_failure(ex, &target.provider.name).await;
-                let hint = match &failed {
-                    Failure::Response(r) => retry_after::hint(
-                        r.status,
-                        &r.headers,
-                        &r.body,
-                        SystemTime::now(),
-                        res.breaker.max_retry_after,
-                    ),
-                    Failure::Transport { .. } => None,
-                };
-                let outcome = Outcome::Failure {
-                    retry_after: hint.map(|h| h.delay),
-                };
-                record(gw, req.model, target, &mut lease, outcome, None);
-                log::info!(
+        match attempt_once(gw, ds, log, &req, target, lease, deadline).await {
+            Step::Done(out) => return out,
+            Step::Failed(failed) => {
+                log::warn!(
                     "model {}: target {} failed ({}), attempt {} of {}",
                     req.model,
                     target.label(),
@@ -155,19 +123,6 @@ pub(crate) async fn serve<'a>(
                     res.retries + 1
                 );
                 last = Some((failed, target));
-            }
-            Err(error) => {
-                let outcome = Outcome::Failure { retry_after: None };
-                record(gw, req.model, target, &mut lease, outcome, None);
-                log::warn!(
-                    "model {}: target {}: {error}, attempt {} of {}",
-                    req.model,
-                    target.label(),
-                    attempt + 1,
-                    res.retries + 1
-                );
-                let provider = target.provider.name.clone();
-                last = Some((Failure::Transport { provider, error }, target));
             }
         }
     }
@@ -178,6 +133,73 @@ pub(crate) async fn serve<'a>(
         }
         None => Err(GatewayError::Internal),
     }
+}
+
+/// How one attempt ended.
+enum Step {
+    /// A response went (or failed to go) to the client: the request is over.
+    Done(Result<(), GatewayError>),
+    /// Retryable: nothing was sent to the client.
+    Failed(Failure),
+}
+
+/// Sends the request to `target` and relays the answer unless it is retryable. The lease is
+/// held until the relay ends, so the target counts as in flight while it streams.
+async fn attempt_once<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    req: &Request<'_, 'a>,
+    target: &'a Target,
+    mut lease: Lease<'_>,
+    deadline: Instant,
+) -> Step {
+    log.provider = &target.provider.name;
+    let body = request::with_model(req.body, req.head, &target.model);
+    let p = match &target.provider.kind {
+        ProviderKind::OpenAi(p) => p,
+        ProviderKind::Mock(m) => {
+            let reply = match providers::mock::reply(m, req.route, req.head, &body, &target.model) {
+                Ok(r) => r,
+                Err(e) => return Step::Done(Err(e)),
+            };
+            record(gw, req.model, target, &mut lease, Outcome::Success, None);
+            return Step::Done(relay::play_mock(reply, ds, log).await);
+        }
+    };
+    let ex = match send(gw, p, req, body, deadline).await {
+        Ok(ex) => ex,
+        Err(error) => {
+            let outcome = Outcome::Failure { retry_after: None };
+            record(gw, req.model, target, &mut lease, outcome, None);
+            let provider = target.provider.name.clone();
+            return Step::Failed(Failure::Transport { provider, error });
+        }
+    };
+    let res = &gw.config.resilience;
+    if !res.retry_on.contains(&ex.status()) {
+        let ttfb = Some(ex.ttfb);
+        record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
+        let out = relay::relay(ex, ds, log).await;
+        drop(lease);
+        return Step::Done(out);
+    }
+    let failed = read_failure(ex, &target.provider.name).await;
+    let hint = match &failed {
+        Failure::Response(r) => retry_after::hint(
+            r.status,
+            &r.headers,
+            &r.body,
+            SystemTime::now(),
+            res.breaker.max_retry_after,
+        ),
+        Failure::Transport { .. } => None,
+    };
+    let outcome = Outcome::Failure {
+        retry_after: hint.map(|h| h.delay),
+    };
+    record(gw, req.model, target, &mut lease, outcome, None);
+    Step::Failed(failed)
 }
 
 /// One upstream request to an OpenAI-compatible target, bounded by the request's deadline.
