@@ -145,6 +145,16 @@ impl Breaker {
         }
     }
 
+    /// A request sent after `on_send` ended without an outcome (cancelled): frees its probe
+    /// slot, so a half-open breaker cannot wait forever for an answer that never comes.
+    pub fn on_abandon(&mut self) {
+        if let State::HalfOpen { probes } = self.state {
+            self.state = State::HalfOpen {
+                probes: probes.saturating_sub(1),
+            };
+        }
+    }
+
     /// Records how a request to the target ended.
     pub fn record(&mut self, now: Instant, outcome: Outcome) -> Option<Transition> {
         let failed = matches!(outcome, Outcome::Failure { .. });

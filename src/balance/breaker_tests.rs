@@ -146,3 +146,19 @@ fn old_results_leave_the_window() {
     assert_eq!(b.record(t0 + 20 * S, FAIL), None);
     assert_eq!(b.state(), State::Closed);
 }
+
+#[test]
+fn an_abandoned_probe_frees_its_slot() {
+    let t0 = Instant::now();
+    let mut b = Breaker::new(cfg(), t0);
+    b.record(
+        t0,
+        Outcome::Failure {
+            retry_after: Some(S),
+        },
+    );
+    b.on_send(t0 + S);
+    assert!(!b.available(t0 + S));
+    b.on_abandon();
+    assert!(b.available(t0 + S), "another probe may go");
+}

@@ -137,7 +137,12 @@ impl Pool {
         t.in_flight += 1;
         t.rpm.add(now);
         let transition = t.breaker.on_send(now);
-        Pick::Target(Lease { pool: self, index }, transition)
+        let lease = Lease {
+            pool: self,
+            index,
+            recorded: false,
+        };
+        Pick::Target(lease, transition)
     }
 
     /// Breaker state of every target, in config order.
@@ -164,9 +169,12 @@ impl Pool {
         t.breaker.record(now, outcome)
     }
 
-    fn release(&self, index: usize) {
+    fn release(&self, index: usize, recorded: bool) {
         if let Some(t) = self.lock().targets.get_mut(index) {
             t.in_flight = t.in_flight.saturating_sub(1);
+            if !recorded {
+                t.breaker.on_abandon();
+            }
         }
     }
 }
@@ -176,6 +184,7 @@ impl Pool {
 pub struct Lease<'p> {
     pool: &'p Pool,
     pub index: usize,
+    recorded: bool,
 }
 
 impl Lease<'_> {
@@ -187,13 +196,14 @@ impl Lease<'_> {
         outcome: Outcome,
         ttfb: Option<Duration>,
     ) -> Option<Transition> {
+        self.recorded = true;
         self.pool.record(self.index, now, outcome, ttfb)
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        self.pool.release(self.index);
+        self.pool.release(self.index, self.recorded);
     }
 }
 

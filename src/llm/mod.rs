@@ -1,8 +1,9 @@
 //! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange".
 //!
-//! Owns: routing, virtual-key auth, reading and parsing the body, choosing the target,
-//! sending to the provider and relaying (or generating) the answer, error responses and
-//! per-request metrics. Pingora replays at most 64 KiB of a body read before the upstream is
+//! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
+//! target through `balance`, send, retry or fall back on retryable failures), relaying (or
+//! generating) the answer, error responses, per-request metrics, and the active health
+//! probes (`probe`). Pingora replays at most 64 KiB of a body read before the upstream is
 //! chosen, and we route on `model` in bodies of any size, so this module drives the upstream
 //! exchange itself (see ARCHITECTURE.md). Must not: name pingora's proxy types (`proxy/` adapts
 //! the session through `Downstream`).
