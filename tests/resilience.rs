@@ -479,3 +479,59 @@ async fn a_400_is_not_retried() {
     assert_eq!((r.status, r.body.as_str()), (400, body));
     assert_eq!((a.requests().len(), b.requests().len()), (1, 0));
 }
+
+/// Every retry-hint spelling on a 429 opens the breaker end to end: the request right after
+/// the 429 goes straight to the fallback (no second try on the limited target), and the
+/// preferred target serves again once the hint has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_retry_hint_spelling_opens_the_breaker() {
+    let (a, b, gw) = setup().await;
+    let gemini = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1s"}]}}"#;
+    let cases: [(&[(&str, &str)], Option<&str>); 4] = [
+        (&[("retry-after-ms", "1000")], None),
+        (&[("x-ms-retry-after-ms", "1000")], None),
+        (
+            &[
+                ("x-ratelimit-remaining-tokens", "0"),
+                ("x-ratelimit-reset-tokens", "1s"),
+                ("x-ratelimit-reset-requests", "0s"),
+            ],
+            None,
+        ),
+        (&[], Some(gemini)),
+    ];
+    for (i, (headers, body)) in cases.iter().enumerate() {
+        a.clear_requests();
+        a.push_fault(status(429, headers, *body));
+        assert_eq!(chat(&gw, "gpt-4o").await.served_by(), "model-b", "case {i}");
+        assert_eq!(chat(&gw, "gpt-4o").await.served_by(), "model-b", "case {i}");
+        assert_eq!(
+            a.requests().len(),
+            1,
+            "case {i}: the open target was skipped"
+        );
+        let t0 = Instant::now();
+        while chat(&gw, "gpt-4o").await.served_by() != "model-a" {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "case {i}: never back"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let m = metrics(&gw);
+    assert_eq!(
+        metric_sum(
+            &m,
+            "tollgate_breaker_transitions_total",
+            &[
+                ("target", "a/model-a"),
+                ("to", "open"),
+                ("reason", "retry_after")
+            ],
+        ),
+        4.0,
+        "{m}"
+    );
+    assert!(!b.requests().is_empty());
+}
