@@ -17,7 +17,7 @@ use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::{AdminApp, Readiness};
-use crate::config::Config;
+use crate::config::{Config, ProviderKind};
 use crate::llm::Gateway;
 use crate::observe::Metrics;
 use crate::proxy::Tollgate;
@@ -37,13 +37,6 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let probes = background_service(
-        "health checks",
-        HealthProbes {
-            gateway: Arc::clone(&gateway),
-        },
-    );
-    server.add_service(probes);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         Tollgate::new(Arc::clone(&gateway)),
@@ -65,6 +58,20 @@ pub fn run(config: Config) -> Result<(), String> {
         svc.add_tcp(&admin.listen.to_string());
         svc.threads = Some(1);
         server.add_service(svc);
+    }
+
+    let any_checks = config.providers.values().any(|p| match &p.kind {
+        ProviderKind::OpenAi(o) => o.health_check.is_some(),
+        ProviderKind::Mock(_) => false,
+    });
+    if any_checks {
+        let probes = background_service(
+            "health checks",
+            HealthProbes {
+                gateway: Arc::clone(&gateway),
+            },
+        );
+        server.add_service(probes);
     }
 
     spawn_drain_watch(

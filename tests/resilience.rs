@@ -480,6 +480,12 @@ async fn a_400_is_not_retried() {
     assert_eq!((a.requests().len(), b.requests().len()), (1, 0));
 }
 
+/// Response headers and body of a 429.
+type Hinted = (
+    &'static [(&'static str, &'static str)],
+    Option<&'static str>,
+);
+
 /// Every retry-hint spelling on a 429 opens the breaker end to end: the request right after
 /// the 429 goes straight to the fallback (no second try on the limited target), and the
 /// preferred target serves again once the hint has passed.
@@ -487,7 +493,7 @@ async fn a_400_is_not_retried() {
 async fn every_retry_hint_spelling_opens_the_breaker() {
     let (a, b, gw) = setup().await;
     let gemini = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1s"}]}}"#;
-    let cases: [(&[(&str, &str)], Option<&str>); 4] = [
+    let cases: [Hinted; 4] = [
         (&[("retry-after-ms", "1000")], None),
         (&[("x-ms-retry-after-ms", "1000")], None),
         (
