@@ -3,5 +3,6 @@
 //! Owns: one module per provider kind. Must not: do I/O (the exchange in llm/ and the client
 //! in upstream/ do).
 
+pub mod anthropic;
 pub mod mock;
 pub mod openai;

@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""tollgate benchmarks: one command per scenario, every ratio measured in the same run.
+
+    python3 bench/run.py llm        # LLM chat non-stream: gateway overhead vs direct, fixed rates + saturation
+    python3 bench/run.py stream     # SSE passthrough: time-to-first-token overhead, events/s vs direct
+    python3 bench/run.py proxy      # plain reverse proxy: nginx vs direct (tollgate's nginx mode: not built yet)
+    python3 bench/run.py streams    # many concurrent slow streams: gateway RSS per stream
+    python3 bench/run.py all
+
+Builds release binaries (cargo build --release), starts everything on loopback (mock upstream,
+gateway, nginx), drives load with bench/loadgen (open loop at fixed rates, so latency includes
+queueing; closed loop for saturation), and writes bench/results/<date>-<host>-<commit>/ with
+results.md (the tables), results.jsonl (every raw measurement) and the exact commands.
+Every run is bounded: each load step has a fixed duration and every process is stopped at the end.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release")
+KEY = "sk-bench"
+UPSTREAM_KEY = "sk-upstream-bench"
+DURATION = float(os.environ.get("BENCH_DURATION", "10"))
+RATES = [int(r) for r in os.environ.get("BENCH_RATES", "500,1000,2000").split(",")]
+
+LOG = []  # (label, command, result)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except Exception:
+            time.sleep(0.05)
+    raise SystemExit(f"bench: {url} did not come up")
+
+
+class Procs:
+    """Child processes, all stopped on exit."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, cmd, **kw):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.procs = []
+
+
+def build():
+    print("bench: building release binaries ...", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--workspace", "--bins"], cwd=ROOT, check=True)
+
+
+def loadgen(label, url, body, rate=None, connections=64, duration=DURATION, headers=()):
+    cmd = [os.path.join(BIN, "tollgate-loadgen"), "--url", url, "--duration", str(duration),
+           "--connections", str(connections), "--label", label]
+    if body:
+        cmd += ["--body", body]
+    if rate:
+        cmd += ["--rate", str(rate)]
+    for h in headers:
+        cmd += ["-H", h]
+    out = json.loads(sh(cmd))
+    LOG.append({"label": label, "command": " ".join(cmd), "result": out})
+    print(f"bench: {label}: {out['rps']:.0f} rps, p50 {out['latency_ms']['p50']:.3f} ms, "
+          f"p99 {out['latency_ms']['p99']:.3f} ms, errors {out['errors']}", file=sys.stderr)
+    return out
+
+
+def start_upstream(procs, token_interval_ms=0):
+    port = free_port()
+    procs.start([os.path.join(BIN, "tollgate-mock-provider"), "--listen", f"127.0.0.1:{port}",
+                 "--api-key", UPSTREAM_KEY, "--no-validate", "--token-interval-ms", str(token_interval_ms)])
+    wait_http(f"http://127.0.0.1:{port}/v1/models")
+    return port
+
+
+def start_gateway(procs, upstream_port, tmp):
+    port, admin = free_port(), free_port()
+    conf = os.path.join(tmp, "gateway.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""listen: ["127.0.0.1:{port}"]
+admin: {{ listen: "127.0.0.1:{admin}" }}
+server: {{ threads: auto }}
+providers:
+  up: {{ kind: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "{UPSTREAM_KEY}" }}
+models:
+  bench-model: {{ targets: [ {{ provider: up, model: bench-model }} ] }}
+keys:
+  - {{ name: bench, key: {KEY} }}
+""")
+    p = procs.start([os.path.join(BIN, "tollgate"), "-c", conf], env={**os.environ, "RUST_LOG": "warn"})
+    wait_http(f"http://127.0.0.1:{admin}/readyz")
+    return port, p
+
+
+def chat_body(tmp, stream, words):
+    text = "echo: " + " ".join(f"w{i}" for i in range(words))
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": text}],
+            "max_tokens": words + 1}
+    if stream:
+        body["stream"] = True
+    path = os.path.join(tmp, f"body-{stream}-{words}.json")
+    with open(path, "w") as f:
+        json.dump(body, f)
+    return path
+
+
+def auth_headers():
+    return [f"Authorization: Bearer {KEY}"]
+
+
+def direct_headers():
+    return [f"Authorization: Bearer {UPSTREAM_KEY}"]
+
+
+def scenario_llm(tmp, rows):
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        gw, _ = start_gateway(procs, up, tmp)
+        body = chat_body(tmp, False, 16)
+        d_url = f"http://127.0.0.1:{up}/v1/chat/completions"
+        g_url = f"http://127.0.0.1:{gw}/v1/chat/completions"
+        loadgen("warmup", g_url, body, rate=500, duration=2, headers=auth_headers())
+        for rate in RATES:
+            d = loadgen(f"llm direct {rate}/s", d_url, body, rate=rate, headers=direct_headers())
+            g = loadgen(f"llm gateway {rate}/s", g_url, body, rate=rate, headers=auth_headers())
+            rows.append(("LLM non-stream", f"fixed {rate}/s", d, g))
+        d = loadgen("llm direct saturation", d_url, body, connections=64, headers=direct_headers())
+        g = loadgen("llm gateway saturation", g_url, body, connections=64, headers=auth_headers())
+        rows.append(("LLM non-stream", "saturation, 64 conns", d, g))
+    finally:
+        procs.stop_all()
+
+
+def scenario_stream(tmp, rows):
+    procs = Procs()
+    try:
+        up = start_upstream(procs, token_interval_ms=0)
+        gw, _ = start_gateway(procs, up, tmp)
+        body = chat_body(tmp, True, 64)
+        d_url = f"http://127.0.0.1:{up}/v1/chat/completions"
+        g_url = f"http://127.0.0.1:{gw}/v1/chat/completions"
+        for rate in [200, 500]:
+            d = loadgen(f"stream direct {rate}/s", d_url, body, rate=rate, headers=direct_headers())
+            g = loadgen(f"stream gateway {rate}/s", g_url, body, rate=rate, headers=auth_headers())
+            rows.append(("SSE 64 events", f"fixed {rate}/s", d, g))
+        d = loadgen("stream direct saturation", d_url, body, connections=32, headers=direct_headers())
+        g = loadgen("stream gateway saturation", g_url, body, connections=32, headers=auth_headers())
+        rows.append(("SSE 64 events", "saturation, 32 conns", d, g))
+    finally:
+        procs.stop_all()
+
+
+def scenario_proxy(tmp, rows):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes {os.cpu_count()};
+error_log {tmp}/nginx-error.log;
+pid {tmp}/nginx.pid;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream up {{ server 127.0.0.1:{up}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+""")
+        procs.start([nginx, "-c", conf, "-p", tmp])
+        wait_http(f"http://127.0.0.1:{port}/v1/models")
+        body = chat_body(tmp, False, 16)
+        d_url = f"http://127.0.0.1:{up}/v1/chat/completions"
+        n_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        for rate in RATES:
+            d = loadgen(f"proxy direct {rate}/s", d_url, body, rate=rate, headers=direct_headers())
+            n = loadgen(f"proxy nginx {rate}/s", n_url, body, rate=rate, headers=direct_headers())
+            rows.append(("plain proxy: nginx (tollgate n/a)", f"fixed {rate}/s", d, n))
+        d = loadgen("proxy direct saturation", d_url, body, connections=64, headers=direct_headers())
+        n = loadgen("proxy nginx saturation", n_url, body, connections=64, headers=direct_headers())
+        rows.append(("plain proxy: nginx (tollgate n/a)", "saturation, 64 conns", d, n))
+    finally:
+        procs.stop_all()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def scenario_streams(tmp, rows, n=int(os.environ.get("BENCH_STREAMS", "2000"))):
+    procs = Procs()
+    try:
+        up = start_upstream(procs, token_interval_ms=500)
+        gw, gp = start_gateway(procs, up, tmp)
+        body = chat_body(tmp, True, 40)
+        idle = rss_kib(gp.pid)
+        g_url = f"http://127.0.0.1:{gw}/v1/chat/completions"
+        cmd = [os.path.join(BIN, "tollgate-loadgen"), "--url", g_url, "--body", body, "--duration", "8",
+               "--warmup", "0", "--connections", str(n), "--label", f"{n} slow streams"] + \
+              sum((["-H", h] for h in auth_headers()), [])
+        lg = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        time.sleep(6)
+        busy = rss_kib(gp.pid)
+        out = json.loads(lg.communicate(timeout=120)[0])
+        LOG.append({"label": f"{n} streams", "command": " ".join(cmd), "result": out,
+                    "rss_idle_kib": idle, "rss_busy_kib": busy})
+        rows.append(("concurrent slow streams", f"{n} streams", {"rss_idle_kib": idle},
+                     {"rss_busy_kib": busy, "per_stream_kib": (busy - idle) / n, "errors": out["errors"]}))
+    finally:
+        procs.stop_all()
+
+
+def table(rows):
+    out = ["| scenario | load | direct/baseline rps | via rps | ratio | p50 direct | p50 via | p50 overhead | p99 direct | p99 via | p99 overhead |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, load, d, g in rows:
+        if "rss_idle_kib" in d:
+            out.append(f"| {name} | {load} | idle RSS {d['rss_idle_kib']/1024:.1f} MiB | busy RSS {g['rss_busy_kib']/1024:.1f} MiB "
+                       f"| {g['per_stream_kib']:.1f} KiB/stream | errors {g['errors']} | | | | | |")
+            continue
+        dl, gl = d["latency_ms"], g["latency_ms"]
+        ratio = g["rps"] / d["rps"] if d["rps"] else 0
+        extra = ""
+        if g.get("ttft_ms", {}).get("p50"):
+            extra = f" (TTFT p99 {d['ttft_ms']['p99']:.3f} → {g['ttft_ms']['p99']:.3f} ms; events/s {d['events_per_s']:.0f} → {g['events_per_s']:.0f})"
+        out.append(f"| {name}{extra} | {load} | {d['rps']:.0f} | {g['rps']:.0f} (err {g['errors']}) | {ratio:.2f} "
+                   f"| {dl['p50']:.3f} | {gl['p50']:.3f} | {(gl['p50']-dl['p50'])*1000:.0f} us "
+                   f"| {dl['p99']:.3f} | {gl['p99']:.3f} | {(gl['p99']-dl['p99'])*1000:.0f} us |")
+    return "\n".join(out)
+
+
+def main():
+    which = sys.argv[1:] or ["all"]
+    scenarios = {"llm": scenario_llm, "stream": scenario_stream, "proxy": scenario_proxy, "streams": scenario_streams}
+    names = list(scenarios) if "all" in which else which
+    for n in names:
+        if n not in scenarios:
+            raise SystemExit(f"bench: unknown scenario {n}; known: {', '.join(scenarios)} all")
+    if not os.environ.get("BENCH_NO_BUILD"):
+        build()
+    rows = []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in names:
+            scenarios[n](tmp, rows)
+    commit = sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).strip()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    host = socket.gethostname()
+    outdir = os.path.join(ROOT, "bench", "results", f"{now:%Y-%m-%d}-{host}-{commit}")
+    os.makedirs(outdir, exist_ok=True)
+    cpu = sh(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).strip()
+    md = [f"# tollgate benchmark {now:%Y-%m-%d %H:%M} UTC", "",
+          f"- commit {commit}, host {host}, {os.cpu_count()} cores ({cpu}), load average before {load_before[0]:.2f}",
+          f"- command: `python3 bench/run.py {' '.join(which)}` (duration {DURATION}s per step, release build)",
+          "- latencies from tollgate-loadgen (open loop: measured from each request's scheduled start)",
+          "- everything (upstream mock, gateway or nginx, load generator) shares this machine's cores", "",
+          table(rows), ""]
+    with open(os.path.join(outdir, "results.md"), "w") as f:
+        f.write("\n".join(md))
+    with open(os.path.join(outdir, "results.jsonl"), "w") as f:
+        for entry in LOG:
+            f.write(json.dumps(entry) + "\n")
+    print("\n".join(md))
+    print(f"bench: results in {os.path.relpath(outdir, ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
