@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::breaker::{Breaker, Outcome, State, Transition};
+use super::breaker::{Breaker, Outcome, Transition};
 use super::load::{PeakEwma, RpmWindow};
 use super::rng::Rng;
 use super::select::{Candidate, Selector};
@@ -143,15 +143,6 @@ impl Pool {
             recorded: false,
         };
         Pick::Target(lease, transition)
-    }
-
-    /// Breaker state of every target, in config order.
-    pub fn states(&self) -> Vec<State> {
-        self.lock()
-            .targets
-            .iter()
-            .map(|t| t.breaker.state())
-            .collect()
     }
 
     fn record(
