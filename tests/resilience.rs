@@ -31,6 +31,11 @@ models:
       - { provider: b, model: model-b, weight: 1 }
   solo:
     targets: [ { provider: a, model: model-a } ]
+  fastest:
+    strategy: latency
+    targets:
+      - { provider: a, model: model-a }
+      - { provider: b, model: model-b }
 resilience:
   retries: 3
   deadline: 30s
@@ -540,4 +545,17 @@ async fn every_retry_hint_spelling_opens_the_breaker() {
         "{m}"
     );
     assert!(!b.requests().is_empty());
+}
+
+/// `strategy: latency` (peak EWMA, power of two choices) steers traffic to the faster target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latency_strategy_prefers_the_faster_target() {
+    let (a, b, gw) = setup().await;
+    a.set_fault_always(Some(Fault::DelayHeaders(Duration::from_millis(150))));
+    for _ in 0..20 {
+        assert_eq!(chat(&gw, "fastest").await.status, 200);
+    }
+    let (na, nb) = (a.requests().len(), b.requests().len());
+    assert_eq!(na + nb, 20);
+    assert!(nb >= 17, "slow a: {na}, fast b: {nb}");
 }
