@@ -47,6 +47,12 @@ pub enum GatewayError {
     },
     #[error("The upstream provider '{provider}' sent an invalid response.")]
     UpstreamProtocol { provider: String },
+    #[error("No target of the model '{model}' is available right now (all are cooling down after failures or failing health checks).")]
+    NoTargetAvailable {
+        model: String,
+        /// Seconds until the first target may be tried again, for `Retry-After`.
+        retry_after: Option<u64>,
+    },
     #[error("The client closed the connection.")]
     ClientClosed,
     #[error("Internal gateway error.")]
@@ -67,6 +73,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
+            GatewayError::NoTargetAvailable { .. } => 503,
             // nginx's 499: never actually sent, but recorded in metrics and logs.
             GatewayError::ClientClosed => 499,
             GatewayError::Internal => 500,
@@ -88,7 +95,8 @@ impl GatewayError {
             | GatewayError::NotFound { .. } => "invalid_request_error",
             GatewayError::UpstreamUnreachable { .. }
             | GatewayError::UpstreamTimeout { .. }
-            | GatewayError::UpstreamProtocol { .. } => "upstream_error",
+            | GatewayError::UpstreamProtocol { .. }
+            | GatewayError::NoTargetAvailable { .. } => "upstream_error",
             GatewayError::ClientClosed | GatewayError::Internal => "server_error",
         }
     }
@@ -109,6 +117,7 @@ impl GatewayError {
             GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
             GatewayError::UpstreamProtocol { .. } => "upstream_protocol_error",
+            GatewayError::NoTargetAvailable { .. } => "no_target_available",
             GatewayError::ClientClosed => "client_closed",
             GatewayError::Internal => "internal_error",
         }
@@ -129,6 +138,7 @@ impl GatewayError {
             | GatewayError::UpstreamUnreachable { .. }
             | GatewayError::UpstreamTimeout { .. }
             | GatewayError::UpstreamProtocol { .. }
+            | GatewayError::NoTargetAvailable { .. }
             | GatewayError::ClientClosed
             | GatewayError::Internal => None,
         }
@@ -142,6 +152,15 @@ impl GatewayError {
             "param": self.param(),
             "code": self.code(),
         }})
+    }
+
+    /// The `Retry-After` seconds to send with this error, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        if let GatewayError::NoTargetAvailable { retry_after, .. } = self {
+            *retry_after
+        } else {
+            None
+        }
     }
 
     /// The serialized error body.

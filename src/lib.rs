@@ -6,7 +6,10 @@
 //! - [`server`]: pingora server assembly, listeners, threads, signals, graceful shutdown.
 //! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
-//!   model group, target, relay).
+//!   model group, the attempt loop with retries and fallback, relay) and the active health
+//!   probes.
+//! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
+//!   retry hints, health verdicts (no I/O; time and randomness injected).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
@@ -21,6 +24,7 @@
 )]
 
 pub mod admin;
+pub mod balance;
 pub mod config;
 pub mod error;
 pub mod llm;

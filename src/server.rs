@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
+use pingora::server::ShutdownWatch;
 use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::{AdminApp, Readiness};
-use crate::config::Config;
+use crate::config::{Config, ProviderKind};
 use crate::llm::Gateway;
 use crate::observe::Metrics;
 use crate::proxy::Tollgate;
@@ -37,7 +39,7 @@ pub fn run(config: Config) -> Result<(), String> {
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::new(gateway),
+        Tollgate::new(Arc::clone(&gateway)),
         "tollgate",
     );
     for addr in config.server.listen.iter() {
@@ -49,11 +51,27 @@ pub fn run(config: Config) -> Result<(), String> {
         let app = AdminApp {
             metrics: Arc::clone(&metrics),
             readiness: Arc::clone(&readiness),
+            config: Arc::clone(&config),
+            balancer: Arc::clone(&gateway.balancer),
         };
         let mut svc = Service::new("tollgate-admin".to_owned(), app);
         svc.add_tcp(&admin.listen.to_string());
         svc.threads = Some(1);
         server.add_service(svc);
+    }
+
+    let any_checks = config.providers.values().any(|p| match &p.kind {
+        ProviderKind::OpenAi(o) => o.health_check.is_some(),
+        ProviderKind::Mock(_) => false,
+    });
+    if any_checks {
+        let probes = background_service(
+            "health checks",
+            HealthProbes {
+                gateway: Arc::clone(&gateway),
+            },
+        );
+        server.add_service(probes);
     }
 
     spawn_drain_watch(
@@ -71,6 +89,19 @@ pub fn run(config: Config) -> Result<(), String> {
         shutdown_signal: Box::new(Signals),
     });
     Ok(())
+}
+
+/// Runs the active health checks inside pingora's runtime (started by `server.run`, after any
+/// daemon fork).
+struct HealthProbes {
+    gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl BackgroundService for HealthProbes {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        crate::llm::probe::run(Arc::clone(&self.gateway), shutdown).await;
+    }
 }
 
 /// SIGTERM and SIGQUIT both shut down gracefully (pingora maps SIGQUIT to a listener hand-over

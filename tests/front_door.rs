@@ -662,7 +662,14 @@ async fn unreachable_upstream_is_502_within_the_connect_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_upstream_is_504_at_the_first_byte_timeout() {
-    let (mock, gw) = setup().await;
+    // Without retries: the timeout itself reaches the client (tests/resilience.rs covers the
+    // fallback a retry gives).
+    let mock = start_mock().await;
+    let yaml = format!(
+        "{}resilience: {{ retries: 0 }}\n",
+        standard_config(&mock.base_url())
+    );
+    let gw = start_gateway(yaml).await;
     mock.push_fault(Fault::Hang);
     let t = Instant::now();
     let resp = post(&gw, "/v1/chat/completions", &chat_body("gpt-4o", "hi")).await;

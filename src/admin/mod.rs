@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` (Prometheus text), `/healthz` (the process answers) and
-//! `/readyz` (the gateway serves traffic; 503 once a graceful shutdown started).
+//! `/readyz` (the gateway serves traffic; 503 once a graceful shutdown started, or while a
+//! model group has no target whose provider passes its active health check).
 //!
 //! Owns: the admin routes. Must not: serve gateway traffic or expose secrets.
 
@@ -11,6 +12,8 @@ use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use crate::balance::Balancer;
+use crate::config::Config;
 use crate::observe::Metrics;
 
 /// Whether the data plane accepts traffic (flipped off at shutdown).
@@ -29,6 +32,8 @@ impl Readiness {
 pub struct AdminApp {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
+    pub config: Arc<Config>,
+    pub balancer: Arc<Balancer>,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -63,7 +68,20 @@ impl ServeHttp for AdminApp {
             ),
             "/healthz" => text(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" if self.readiness.is_ready() => {
-                text(StatusCode::OK, "text/plain", b"ready\n".to_vec())
+                let down = self.balancer.groups_without_healthy_target(&self.config);
+                if down.is_empty() {
+                    text(StatusCode::OK, "text/plain", b"ready\n".to_vec())
+                } else {
+                    let msg = format!(
+                        "not ready: no healthy target for model {}\n",
+                        down.join(", ")
+                    );
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        msg.into_bytes(),
+                    )
+                }
             }
             "/readyz" => text(
                 StatusCode::SERVICE_UNAVAILABLE,

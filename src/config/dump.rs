@@ -7,7 +7,7 @@
 
 use serde_yaml::{Mapping, Value};
 
-use super::model::{Config, MockProvider, OpenAiProvider, ProviderKind, Timeouts};
+use super::model::{Config, MockProvider, OpenAiProvider, ProviderKind, Resilience, Timeouts};
 use super::units::{format_duration, format_size};
 
 const REDACTED: &str = "***";
@@ -51,17 +51,22 @@ pub fn dump(config: &Config) -> String {
             .targets
             .iter()
             .map(|t| {
-                map([
+                let mut m = map([
                     ("provider", str(&t.provider.name)),
                     ("model", str(&t.model)),
                     ("priority", Value::from(t.priority)),
                     ("weight", Value::from(t.weight)),
-                ])
+                ]);
+                if let (Some(rpm), Value::Mapping(m)) = (t.capacity_rpm, &mut m) {
+                    m.insert(str("capacity_rpm"), Value::from(rpm));
+                }
+                m
             })
             .collect();
         let group = map([
             ("targets", Value::Sequence(targets)),
             ("owned_by", str(&g.owned_by)),
+            ("strategy", str(g.strategy.name())),
         ]);
         models.insert(str(name), group);
     }
@@ -84,6 +89,7 @@ pub fn dump(config: &Config) -> String {
         })
         .collect();
     top.insert(str("keys"), Value::Sequence(keys));
+    top.insert(str("resilience"), resilience(&config.resilience));
     let body = serde_yaml::to_string(&Value::Mapping(top))
         .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"));
     format!(
@@ -112,7 +118,43 @@ fn openai(o: &OpenAiProvider) -> Value {
         m.insert(str("headers"), Value::Mapping(h));
     }
     m.insert(str("timeouts"), timeouts(&o.timeouts));
+    if let Some(h) = &o.health_check {
+        m.insert(
+            str("health_check"),
+            map([
+                ("path", str(&h.path)),
+                ("interval", str(format_duration(h.interval))),
+                ("timeout", str(format_duration(h.timeout))),
+                ("healthy_threshold", Value::from(h.healthy_threshold)),
+                ("unhealthy_threshold", Value::from(h.unhealthy_threshold)),
+            ]),
+        );
+    }
     Value::Mapping(m)
+}
+
+fn resilience(r: &Resilience) -> Value {
+    let b = &r.breaker;
+    map([
+        ("retries", Value::from(r.retries)),
+        (
+            "retry_on",
+            Value::Sequence(r.retry_on.iter().map(|s| Value::from(*s)).collect()),
+        ),
+        ("deadline", str(format_duration(r.deadline))),
+        (
+            "breaker",
+            map([
+                ("failures", Value::from(b.failures)),
+                ("error_rate", Value::from(b.error_rate)),
+                ("window", str(format_duration(b.window))),
+                ("min_requests", Value::from(b.min_requests)),
+                ("cooldown", str(format_duration(b.cooldown))),
+                ("max_retry_after", str(format_duration(b.max_retry_after))),
+                ("half_open_probes", Value::from(b.half_open_probes)),
+            ]),
+        ),
+    ])
 }
 
 fn mock(m: &MockProvider) -> Value {

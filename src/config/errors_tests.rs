@@ -52,9 +52,9 @@ keys:
 fn unknown_fields_are_located_at_their_key() {
     let text = "listen: 127.0.0.1:8080\nprovders:\n  x: {}\nproviders:\n  openai:\n    kind: openai\n    base_ur: \"https://x\"\nmodels:\n  m: { targets: [ { provider: openai, modle: x } ] }\n";
     assert_eq!(errors(text), [
-        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`",
-        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`",
-        "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`",
+        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `resilience`",
+        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`, `health_check`",
+        "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`, `capacity_rpm`",
     ]);
     // Fields of one kind are unknown for the other.
     let text = MINIMAL.replace("{ kind: mock }", "{ kind: mock, base_url: \"http://x\" }");
@@ -164,7 +164,7 @@ fn wrong_shapes_name_what_was_expected() {
         "conf/x.yaml:5:39: providers.q.tokens_per_second: tokens_per_second must be a number greater than 0 (omit it for no pacing)",
         "conf/x.yaml:7:6: models.m: missing field `targets`",
         "conf/x.yaml:8:8: models.n.targets: at least one target is required",
-        "conf/x.yaml:9:3: models.o: invalid type: sequence, expected a mapping with `targets` and `owned_by`",
+        "conf/x.yaml:9:3: models.o: invalid type: sequence, expected a mapping with `targets`, `owned_by` and `strategy`",
         "conf/x.yaml:10:1: keys: expected a list of keys, found a mapping",
         "conf/x.yaml:11:19: timeouts.idle: must be greater than 0",
     ]);

@@ -24,11 +24,14 @@ mod models;
 mod path;
 mod providers;
 mod raw;
+mod resilience;
 mod url;
 mod validate;
 
 #[cfg(test)]
 mod errors_tests;
+#[cfg(test)]
+mod resilience_tests;
 #[cfg(test)]
 mod tests;
 

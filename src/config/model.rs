@@ -24,6 +24,110 @@ pub struct Config {
     /// Public model name (what clients send in `model`) -> group of targets.
     pub models: BTreeMap<String, Arc<ModelGroup>>,
     pub keys: Vec<VirtualKey>,
+    /// Retries, fallback and the circuit breaker.
+    pub resilience: Resilience,
+}
+
+/// `resilience:` - how failed attempts are retried and when targets are kept out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resilience {
+    /// Further attempts after the first (so at most `retries + 1` upstream requests).
+    pub retries: u32,
+    /// Upstream statuses that count as failures and are retried on the next target.
+    pub retry_on: Vec<u16>,
+    /// Whole request budget across attempts; no new attempt starts after it.
+    pub deadline: Duration,
+    pub breaker: BreakerSettings,
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Resilience {
+            retries: 2,
+            retry_on: vec![429, 500, 502, 503, 504],
+            deadline: Duration::from_secs(600),
+            breaker: BreakerSettings::default(),
+        }
+    }
+}
+
+/// When a target's circuit breaker opens, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerSettings {
+    /// Consecutive failures that open it (0 = never by count).
+    pub failures: u32,
+    /// Failure ratio over `window` that opens it (checked once `min_requests` were seen).
+    pub error_rate: f64,
+    pub window: Duration,
+    pub min_requests: u32,
+    /// How long it stays open when the provider gave no retry hint.
+    pub cooldown: Duration,
+    /// Upper bound for provider retry hints (Retry-After and friends).
+    pub max_retry_after: Duration,
+    /// Requests let through at once to test an open target after its time is up (>= 1).
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failures: 5,
+            error_rate: 0.5,
+            window: Duration::from_secs(30),
+            min_requests: 10,
+            cooldown: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
+            half_open_probes: 1,
+        }
+    }
+}
+
+/// How a model group spreads requests over the targets of its best tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Smooth weighted round robin (nginx's).
+    #[default]
+    Weighted,
+    RoundRobin,
+    /// Weighted random (seeded per process).
+    Random,
+    LeastInFlight,
+    /// Peak-EWMA latency with power of two choices.
+    Latency,
+}
+
+impl Strategy {
+    /// The spelling in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Weighted => "weighted",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::Random => "random",
+            Strategy::LeastInFlight => "least_inflight",
+            Strategy::Latency => "latency",
+        }
+    }
+
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Weighted,
+        Strategy::RoundRobin,
+        Strategy::Random,
+        Strategy::LeastInFlight,
+        Strategy::Latency,
+    ];
+}
+
+/// An active HTTP health check of a provider: `GET {base_url}{path}` every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Appended to the base URL path, e.g. "/models".
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive passing probes that mark an unhealthy provider healthy again.
+    pub healthy_threshold: u32,
+    /// Consecutive failing probes that mark it unhealthy.
+    pub unhealthy_threshold: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +205,8 @@ pub struct OpenAiProvider {
     /// Extra headers sent on every upstream request (e.g. OpenAI-Organization).
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub timeouts: Timeouts,
+    /// Active health check; `None` = none (the provider counts as healthy).
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.
@@ -171,6 +277,8 @@ pub struct ModelGroup {
     pub owned_by: String,
     /// Unix seconds shown in `/v1/models` as `created`.
     pub created: u64,
+    /// In-tier selection.
+    pub strategy: Strategy,
 }
 
 #[derive(Debug, Clone)]
@@ -178,9 +286,20 @@ pub struct Target {
     pub provider: Arc<Provider>,
     /// The model name sent to the provider.
     pub model: String,
-    /// Lower runs first (balancing issue plugs in here).
+    /// Lower runs first; a higher tier is used only when every target of the lower ones is
+    /// open, unhealthy or out of capacity.
     pub priority: u32,
+    /// Share inside the tier; 0 = never picked.
     pub weight: u32,
+    /// Requests per minute this target may take (e.g. a PTU's); `None` = unlimited.
+    pub capacity_rpm: Option<u32>,
+}
+
+impl Target {
+    /// `provider/model`: the target's bounded label in metrics and logs.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provider.name, self.model)
+    }
 }
 
 #[derive(Debug, Clone)]

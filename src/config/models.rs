@@ -10,11 +10,11 @@ use std::sync::Arc;
 use serde_yaml::Value;
 
 use super::error::Diagnostics;
-use super::model::{ModelGroup, NonEmpty, Target};
+use super::model::{ModelGroup, NonEmpty, Strategy, Target};
 use super::path::YamlPath;
 use super::providers::Providers;
 use super::raw::{RawModelGroup, RawTarget};
-use super::validate::{entries, Host};
+use super::validate::{entries, one_of, Host};
 
 const DEFAULT_OWNED_BY: &str = "tollgate";
 
@@ -57,12 +57,24 @@ pub(crate) fn models(
         if targets.is_none() && ok {
             d.at(&targets_path, "at least one target is required");
         }
-        if let (Some(targets), true) = (targets, ok) {
+        let strategy = strategy(raw.strategy.as_deref(), &p.key("strategy"), d);
+        if targets
+            .as_ref()
+            .is_some_and(|t| t.iter().all(|t| t.weight == 0))
+        {
+            d.at(
+                &targets_path,
+                "every target has weight 0, so none could ever be picked",
+            );
+            ok = false;
+        }
+        if let (Some(targets), true, Some(strategy)) = (targets, ok, strategy) {
             let group = ModelGroup {
                 name: name.clone(),
                 targets,
                 owned_by: raw.owned_by.unwrap_or_else(|| DEFAULT_OWNED_BY.to_string()),
                 created: host.now_unix,
+                strategy,
             };
             out.valid.insert(name, Arc::new(group));
         }
@@ -100,12 +112,41 @@ fn target(
         }
         m => Some(m.unwrap_or_else(|| group.to_string())),
     };
+    let capacity = match raw.capacity_rpm {
+        Some(0) => {
+            d.at(
+                &path.key("capacity_rpm"),
+                "capacity_rpm must be at least 1 (omit it for no limit)",
+            );
+            None
+        }
+        c => Some(c),
+    };
     Some(Target {
         provider: provider?,
         model: model?,
         priority: raw.priority.unwrap_or(0),
         weight: raw.weight.unwrap_or(1),
+        capacity_rpm: capacity?,
     })
+}
+
+fn strategy(v: Option<&str>, path: &YamlPath, d: &mut Diagnostics<'_>) -> Option<Strategy> {
+    let Some(name) = v else {
+        return Some(Strategy::default());
+    };
+    let found = Strategy::ALL.into_iter().find(|s| s.name() == name);
+    if found.is_none() {
+        let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+        d.at(
+            path,
+            format!(
+                "unknown strategy `{name}`, expected one of {}",
+                one_of(&names)
+            ),
+        );
+    }
+    found
 }
 
 /// "unknown provider `x`; known providers: `a`, `b`".

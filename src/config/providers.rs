@@ -151,11 +151,16 @@ fn openai(
         Some(t) => timeouts(t, *defaults, &path.key("timeouts"), d),
         None => Some(*defaults),
     };
+    let health_check = match &raw.health_check {
+        Some(h) => super::resilience::health_check(h, &path.key("health_check"), d).map(Some),
+        None => Some(None),
+    };
     Some(OpenAiProvider {
         base_url: base_url?,
         api_key: api_key?,
         headers: headers?,
         timeouts: timeouts?,
+        health_check: health_check?,
     })
 }
 

@@ -22,6 +22,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "providers",
     "models",
     "keys",
+    "resilience",
 ];
 
 /// Every provider `kind`.
@@ -76,6 +77,56 @@ pub(crate) struct RawOpenAi {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
+    pub health_check: Option<RawHealthCheck>,
+}
+
+/// `providers.<name>.health_check`
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `path`, `interval`, `timeout`, `healthy_threshold`, `unhealthy_threshold`"
+)]
+pub(crate) struct RawHealthCheck {
+    pub path: Option<String>,
+    /// Duration.
+    pub interval: Option<Value>,
+    /// Duration.
+    pub timeout: Option<Value>,
+    pub healthy_threshold: Option<u32>,
+    pub unhealthy_threshold: Option<u32>,
+}
+
+/// `resilience:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `retries`, `retry_on`, `deadline`, `breaker`"
+)]
+pub(crate) struct RawResilience {
+    pub retries: Option<u32>,
+    pub retry_on: Option<Vec<u16>>,
+    /// Duration.
+    pub deadline: Option<Value>,
+    pub breaker: Option<RawBreaker>,
+}
+
+/// `resilience.breaker:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `failures`, `error_rate`, `window`, `min_requests`, `cooldown`, `max_retry_after`, `half_open_probes`"
+)]
+pub(crate) struct RawBreaker {
+    pub failures: Option<u32>,
+    pub error_rate: Option<f64>,
+    /// Duration.
+    pub window: Option<Value>,
+    pub min_requests: Option<u32>,
+    /// Duration.
+    pub cooldown: Option<Value>,
+    /// Duration.
+    pub max_retry_after: Option<Value>,
+    pub half_open_probes: Option<u32>,
 }
 
 /// `providers.<name>` with `kind: mock` (the `kind` field is taken out before this is read).
@@ -96,19 +147,21 @@ pub(crate) struct RawMock {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `targets` and `owned_by`"
+    expecting = "a mapping with `targets`, `owned_by` and `strategy`"
 )]
 pub(crate) struct RawModelGroup {
     /// Each item is read as a `RawTarget` on its own.
     pub targets: Vec<Value>,
     pub owned_by: Option<String>,
+    /// Checked against `Strategy::ALL` in `models`.
+    pub strategy: Option<String>,
 }
 
 /// `models.<name>.targets[i]`
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `provider`, `model`, `priority`, `weight`"
+    expecting = "a mapping with `provider`, `model`, `priority`, `weight`, `capacity_rpm`"
 )]
 pub(crate) struct RawTarget {
     pub provider: String,
@@ -116,6 +169,7 @@ pub(crate) struct RawTarget {
     pub model: Option<String>,
     pub priority: Option<u32>,
     pub weight: Option<u32>,
+    pub capacity_rpm: Option<u32>,
 }
 
 /// `keys[i]`: exactly one of `key` / `key_sha256`.

@@ -18,7 +18,7 @@ use super::model::{AdminSettings, Config, NonEmpty, ServerSettings, Timeouts};
 use super::path::{key_text, YamlPath};
 use super::raw::{RawAdmin, RawServer, RawTimeouts, SECTIONS};
 use super::units::{duration_value, kind, size_value};
-use super::{keys, models, providers};
+use super::{keys, models, providers, resilience};
 
 /// Facts about the machine and the moment, passed in so validation stays deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -104,11 +104,13 @@ pub(crate) fn validate(
         d,
     );
     let keys = keys::keys(section("keys"), &top.key("keys"), &models.declared, d);
+    let resilience = resilience::resilience(section("resilience"), &top.key("resilience"), d);
 
     if d.has_errors() {
         return None;
     }
     let (listen, (threads, grace_period, max_body_size, keepalive_timeout)) = (listen?, server?);
+    let resilience = resilience?;
     Some(Config {
         source: source.to_path_buf(),
         server: ServerSettings {
@@ -122,6 +124,7 @@ pub(crate) fn validate(
         providers: providers.valid,
         models: models.valid,
         keys,
+        resilience,
     })
 }
 

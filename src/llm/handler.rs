@@ -1,7 +1,7 @@
 //! One request through the LLM pipeline, from route to metrics.
 //!
 //! Owns: the order of the steps (route → auth → body → parse → model group → authorize →
-//! target → provider) and turning any `GatewayError` into an OpenAI-shaped response. Must not:
+//! attempt loop) and turning any `GatewayError` into an OpenAI-shaped response. Must not:
 //! know provider wire details (providers/) or socket details (upstream/, proxy/).
 
 use std::time::Duration;
@@ -11,11 +11,9 @@ use tokio::time::Instant;
 
 use super::downstream::{Downstream, ResponseHead};
 use super::route::{self, Route, UNMATCHED_LABEL};
-use super::{auth, models, relay, request, Gateway};
-use crate::config::{ModelGroup, ProviderKind, Target};
+use super::{attempt, auth, models, request, Gateway};
 use crate::error::GatewayError;
 use crate::observe::metrics::{RequestRecord, NONE_LABEL};
-use crate::providers;
 
 /// What a request did, for metrics (labels borrow from the config: bounded by construction).
 pub(crate) struct RequestLog<'a> {
@@ -96,35 +94,16 @@ async fn dispatch<'a>(
                 .ok_or_else(|| GatewayError::ModelNotFound(head.model.clone()))?;
             log.model = name;
             auth::authorize(&key, name)?;
-            let target = select_target(group);
-            log.provider = &target.provider.name;
-            let body = request::with_model(&body, &head, &target.model);
-            match &target.provider.kind {
-                ProviderKind::OpenAi(p) => {
-                    let req = providers::openai::build_request(p, &route, &head, body);
-                    let ex = gw
-                        .upstream
-                        .send(&p.base_url, &p.timeouts, req)
-                        .await
-                        .map_err(|e| {
-                            log::warn!("provider {}: {e}", target.provider.name);
-                            relay::upstream_error(&target.provider.name, &e, true)
-                        })?;
-                    relay::relay(ex, ds, log).await
-                }
-                ProviderKind::Mock(m) => {
-                    let reply = providers::mock::reply(m, &route, &head, &body, &target.model)?;
-                    relay::play_mock(reply, ds, log).await
-                }
-            }
+            let req = attempt::Request {
+                route: &route,
+                head: &head,
+                body: &body,
+                model: name,
+                group,
+            };
+            attempt::serve(gw, ds, log, req).await
         }
     }
-}
-
-/// The balancing point: the first target for now; priority tiers, weights and the breaker
-/// plug in here.
-fn select_target(group: &ModelGroup) -> &Target {
-    group.targets.first()
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes (by Content-Length up
@@ -185,6 +164,10 @@ async fn write_error(ds: &mut dyn Downstream, e: &GatewayError) -> Result<(), ()
     if let GatewayError::MethodNotAllowed { allow, .. } = e {
         head.headers
             .push((http::header::ALLOW, http::HeaderValue::from_static(allow)));
+    }
+    if let Some(secs) = e.retry_after() {
+        head.headers
+            .push((http::header::RETRY_AFTER, http::HeaderValue::from(secs)));
     }
     ds.write_head(head).await.map_err(|_| ())?;
     ds.write_body(body, true).await.map_err(|_| ())

@@ -1,22 +1,26 @@
 //! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange".
 //!
-//! Owns: routing, virtual-key auth, reading and parsing the body, choosing the target,
-//! sending to the provider and relaying (or generating) the answer, error responses and
-//! per-request metrics. Pingora replays at most 64 KiB of a body read before the upstream is
+//! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
+//! target through `balance`, send, retry or fall back on retryable failures), relaying (or
+//! generating) the answer, error responses, per-request metrics, and the active health
+//! probes (`probe`). Pingora replays at most 64 KiB of a body read before the upstream is
 //! chosen, and we route on `model` in bodies of any size, so this module drives the upstream
 //! exchange itself (see ARCHITECTURE.md). Must not: name pingora's proxy types (`proxy/` adapts
 //! the session through `Downstream`).
 
+mod attempt;
 pub mod auth;
 pub mod downstream;
 mod handler;
 mod models;
+pub mod probe;
 mod relay;
 pub mod request;
 pub mod route;
 
 use std::sync::Arc;
 
+use crate::balance::Balancer;
 use crate::config::Config;
 use crate::observe::Metrics;
 use crate::upstream::UpstreamClient;
@@ -30,12 +34,26 @@ pub struct Gateway {
     pub keys: auth::KeyStore,
     pub metrics: Arc<Metrics>,
     pub upstream: Arc<UpstreamClient>,
+    /// Per-group target selection, breakers and health verdicts.
+    pub balancer: Arc<Balancer>,
 }
 
 impl Gateway {
     /// Fails when the upstream TLS trust store cannot be loaded.
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
+        // Seeds only spread picks differently per process; they need not be unpredictable.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        let balancer = Arc::new(Balancer::new(&config, seed, tokio::time::Instant::now()));
+        for (name, g) in &config.models {
+            for t in g.targets.iter() {
+                metrics.breaker_init(name, &t.label());
+            }
+        }
         Ok(Gateway {
+            balancer,
             keys: auth::KeyStore::new(&config.keys),
             upstream: Arc::new(UpstreamClient::new(128)?),
             config,

@@ -36,10 +36,46 @@ fn forwarded(headers: &http::HeaderMap) -> impl Iterator<Item = (HeaderName, Hea
         let keep = n == "x-request-id"
             || n == "retry-after"
             || n == "retry-after-ms"
+            || n == "x-ms-retry-after-ms"
             || n.starts_with("x-ratelimit-")
             || n.starts_with("openai-");
         keep.then(|| (k.clone(), v.clone()))
     })
+}
+
+/// A failed provider response, read completely (it may have to reach the client as is).
+pub(crate) struct FailedResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// Sends the last failure of an exhausted attempt loop to the client: the provider's status,
+/// body, content type and retry headers, so clients and SDKs back off as the provider asked.
+pub(crate) async fn write_failure(
+    r: FailedResponse,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    let content_type = r
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    let mut head = ResponseHead {
+        status: r.status,
+        headers: vec![(http::header::CONTENT_TYPE, content_type)],
+        body_len: Some(r.body.len()),
+    };
+    head.headers.extend(forwarded(&r.headers));
+    log.status = r.status;
+    log.head_sent = true;
+    ds.write_head(head)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_body(r.body, true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
 }
 
 /// Relays a provider response whose head has arrived.

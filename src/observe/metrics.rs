@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Label used when a request never resolved to a configured model or provider.
@@ -21,6 +22,66 @@ pub struct Metrics {
     ttfb: HistogramVec,
     overhead: HistogramVec,
     in_flight: IntGauge,
+    resilience: ResilienceMetrics,
+}
+
+/// Balancing and resilience metrics. Labels: `model` = configured group name, `target` =
+/// configured `provider/model`, `provider` = configured provider name, `reason` and `state`
+/// from fixed sets (or a status code from `resilience.retry_on`).
+struct ResilienceMetrics {
+    selections: IntCounterVec,
+    retries: IntCounterVec,
+    fallbacks: IntCounterVec,
+    breaker_state: IntGaugeVec,
+    breaker_transitions: IntCounterVec,
+    healthy: IntGaugeVec,
+}
+
+impl ResilienceMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok::<_, prometheus::Error>(g)
+        };
+        Ok(ResilienceMetrics {
+            selections: counter(
+                "tollgate_target_selections_total",
+                "Upstream attempts sent to each target.",
+                &["model", "target"],
+            )?,
+            retries: counter(
+                "tollgate_retries_total",
+                "Attempts after the first, by the failure that caused them.",
+                &["model", "reason"],
+            )?,
+            fallbacks: counter(
+                "tollgate_fallbacks_total",
+                "Retries that went to a different provider than the failed attempt.",
+                &["model", "from", "to"],
+            )?,
+            breaker_state: gauge(
+                "tollgate_breaker_state",
+                "Circuit breaker state per target: 0 closed, 1 open, 2 half-open.",
+                &["model", "target"],
+            )?,
+            breaker_transitions: counter(
+                "tollgate_breaker_transitions_total",
+                "Circuit breaker state changes per target, by new state and trip reason.",
+                &["model", "target", "to", "reason"],
+            )?,
+            healthy: gauge(
+                "tollgate_provider_healthy",
+                "Active health check verdict per provider (1 healthy, 0 unhealthy).",
+                &["provider"],
+            )?,
+        })
+    }
 }
 
 /// Buckets for whole-request and TTFB durations (LLM calls run from ms to minutes).
@@ -89,7 +150,9 @@ impl Metrics {
         registry.register(Box::new(ttfb.clone()))?;
         registry.register(Box::new(overhead.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
+        let resilience = ResilienceMetrics::new(&registry)?;
         Ok(Metrics {
+            resilience,
             registry,
             requests,
             duration,
@@ -122,6 +185,63 @@ impl Metrics {
                 .with_label_values(&[r.provider])
                 .observe(t.as_secs_f64());
         }
+    }
+
+    /// An attempt went to `target`.
+    pub fn target_selected(&self, model: &str, target: &str) {
+        self.resilience
+            .selections
+            .with_label_values(&[model, target])
+            .inc();
+    }
+
+    /// A retry after a failure (`reason`: a status code, `connect`, `timeout`, `broken`);
+    /// `fallback` names the providers when it changed provider.
+    pub fn retried(&self, model: &str, reason: &str, fallback: Option<(&str, &str)>) {
+        self.resilience
+            .retries
+            .with_label_values(&[model, reason])
+            .inc();
+        if let Some((from, to)) = fallback {
+            self.resilience
+                .fallbacks
+                .with_label_values(&[model, from, to])
+                .inc();
+        }
+    }
+
+    /// A breaker changed state (`state_value`: 0 closed, 1 open, 2 half-open).
+    pub fn breaker_transition(
+        &self,
+        model: &str,
+        target: &str,
+        to: &str,
+        state_value: i64,
+        reason: &str,
+    ) {
+        self.resilience
+            .breaker_state
+            .with_label_values(&[model, target])
+            .set(state_value);
+        self.resilience
+            .breaker_transitions
+            .with_label_values(&[model, target, to, reason])
+            .inc();
+    }
+
+    /// Initial breaker state gauge (closed), so every target shows up before any traffic.
+    pub fn breaker_init(&self, model: &str, target: &str) {
+        self.resilience
+            .breaker_state
+            .with_label_values(&[model, target])
+            .set(0);
+    }
+
+    pub fn provider_health(&self, provider: &str, healthy: bool) {
+        self.resilience
+            .healthy
+            .with_label_values(&[provider])
+            .set(i64::from(healthy));
     }
 
     pub fn in_flight(&self) -> i64 {

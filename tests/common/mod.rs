@@ -137,7 +137,10 @@ impl Gateway {
                 );
             }
             match http_get_status(&self.admin, "/readyz", Duration::from_millis(500)) {
-                Ok(200) => return,
+                // The admin listener can be up before the data listener is bound (pingora
+                // starts each service on its own runtime): wait for both.
+                Ok(200) if self.data_listener_accepts() => return,
+                Ok(200) => last = "data listener not accepting yet".to_owned(),
                 Ok(code) => last = format!("/readyz answered {code}"),
                 Err(e) => last = format!("/readyz: {e}"),
             }
@@ -149,6 +152,14 @@ impl Gateway {
             self.stderr_text(),
             self.stdout_text()
         );
+    }
+
+    fn data_listener_accepts(&self) -> bool {
+        let addr: SocketAddr = match self.listen.parse() {
+            Ok(a) => a,
+            Err(_) => return false,
+        };
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
     }
 
     /// `http://<listen><path>` on the data listener.

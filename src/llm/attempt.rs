@@ -1,0 +1,266 @@
+//! The attempt loop of the owned exchange: pick a target, send, and on a retryable failure
+//! pick the next one, until one answers, the tries or the deadline run out, or no target is
+//! left.
+//!
+//! Owns: what counts as retryable (connect error, timeout or broken connection before the
+//! response head, a status in `resilience.retry_on`), rebuilding the request per attempt from
+//! the client's original body (so any body size replays intact, and each target gets its own
+//! model name), feeding outcomes and retry hints to the breakers, and answering with the LAST
+//! failure (its status, body and retry headers) when every attempt failed. Nothing is retried
+//! once a response head went to the client. Must not: know provider wire details beyond
+//! "build a request" (providers/), or parse retry hints itself (balance::retry_after).
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::downstream::Downstream;
+use super::handler::RequestLog;
+use super::request::{self, RequestHead};
+use super::route::Route;
+use super::{relay, Gateway};
+use crate::balance::breaker::{Outcome, State, Transition};
+use crate::balance::retry_after;
+use crate::balance::{Lease, Pick};
+use crate::config::{ModelGroup, OpenAiProvider, ProviderKind, Target, Timeouts};
+use crate::error::GatewayError;
+use crate::providers;
+use crate::upstream::{Exchange, UpstreamError};
+
+/// Largest error body we keep to relay if this failure turns out to be the last one.
+const MAX_ERROR_BODY: usize = 1 << 20;
+
+/// The last failure, relayed to the client when no attempt succeeds.
+pub(crate) enum Failure {
+    /// The provider answered with a retryable status.
+    Response(relay::FailedResponse),
+    /// No response head came back.
+    Transport {
+        provider: String,
+        error: UpstreamError,
+    },
+}
+
+impl Failure {
+    /// The metric label of the failure that triggers a retry.
+    fn reason(&self) -> String {
+        match self {
+            Failure::Response(r) => r.status.to_string(),
+            Failure::Transport { error, .. } => match error {
+                UpstreamError::Connect(_) => "connect".to_owned(),
+                UpstreamError::Timeout(_) => "timeout".to_owned(),
+                UpstreamError::Broken => "broken".to_owned(),
+            },
+        }
+    }
+}
+
+/// Everything one request needs across attempts.
+/// `'r` borrows from the request, `'a` from the gateway's config.
+pub(crate) struct Request<'r, 'a> {
+    pub route: &'r Route,
+    pub head: &'r RequestHead,
+    /// The client's body as received (the model is rewritten per target).
+    pub body: &'r Bytes,
+    pub model: &'a str,
+    pub group: &'a ModelGroup,
+}
+
+/// Serves `req` from the group's targets, retrying and falling back as configured.
+pub(crate) async fn serve<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    req: Request<'_, 'a>,
+) -> Result<(), GatewayError> {
+    let res = &gw.config.resilience;
+    let pool = gw.balancer.pool(req.model).ok_or(GatewayError::Internal)?;
+    let targets = req.group.targets.as_slice();
+    let deadline = Instant::now() + res.deadline;
+    let mut tried = vec![false; targets.len()];
+    let mut last: Option<(Failure, &Target)> = None;
+    for attempt in 0..=res.retries {
+        let now = Instant::now();
+        if attempt > 0 && now >= deadline {
+            break;
+        }
+        let healthy = |i: usize| {
+            targets
+                .get(i)
+                .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
+        };
+        let lease = match pool.pick(now, &tried, &healthy) {
+            Pick::Target(lease, tr) => {
+                note(gw, req.model, &targets[lease.index], tr);
+                lease
+            }
+            Pick::Exhausted { retry_in } if last.is_none() => {
+                return Err(GatewayError::NoTargetAvailable {
+                    model: req.model.to_owned(),
+                    retry_after: retry_in.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
+                });
+            }
+            Pick::Exhausted { .. } => break,
+        };
+        let target = &targets[lease.index];
+        tried[lease.index] = true;
+        gw.metrics.target_selected(req.model, &target.label());
+        if let Some((failure, prev)) = &last {
+            let fallback = (prev.provider.name != target.provider.name)
+                .then(|| (prev.provider.name.as_str(), target.provider.name.as_str()));
+            gw.metrics.retried(req.model, &failure.reason(), fallback);
+        }
+        match attempt_once(gw, ds, log, &req, target, lease, deadline).await {
+            Step::Done(out) => return out,
+            Step::Failed(failed) => {
+                log::warn!(
+                    "model {}: target {} failed ({}), attempt {} of {}",
+                    req.model,
+                    target.label(),
+                    failed.reason(),
+                    attempt + 1,
+                    res.retries + 1
+                );
+                last = Some((failed, target));
+            }
+        }
+    }
+    match last {
+        Some((Failure::Response(r), _)) => relay::write_failure(r, ds, log).await,
+        Some((Failure::Transport { provider, error }, _)) => {
+            Err(relay::upstream_error(&provider, &error, true))
+        }
+        None => Err(GatewayError::Internal),
+    }
+}
+
+/// How one attempt ended.
+enum Step {
+    /// A response went (or failed to go) to the client: the request is over.
+    Done(Result<(), GatewayError>),
+    /// Retryable: nothing was sent to the client.
+    Failed(Failure),
+}
+
+/// Sends the request to `target` and relays the answer unless it is retryable. The lease is
+/// held until the relay ends, so the target counts as in flight while it streams.
+async fn attempt_once<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    req: &Request<'_, 'a>,
+    target: &'a Target,
+    mut lease: Lease<'_>,
+    deadline: Instant,
+) -> Step {
+    log.provider = &target.provider.name;
+    let body = request::with_model(req.body, req.head, &target.model);
+    let p = match &target.provider.kind {
+        ProviderKind::OpenAi(p) => p,
+        ProviderKind::Mock(m) => {
+            let reply = match providers::mock::reply(m, req.route, req.head, &body, &target.model) {
+                Ok(r) => r,
+                Err(e) => return Step::Done(Err(e)),
+            };
+            record(gw, req.model, target, &mut lease, Outcome::Success, None);
+            return Step::Done(relay::play_mock(reply, ds, log).await);
+        }
+    };
+    let ex = match send(gw, p, req, body, deadline).await {
+        Ok(ex) => ex,
+        Err(error) => {
+            let outcome = Outcome::Failure { retry_after: None };
+            record(gw, req.model, target, &mut lease, outcome, None);
+            let provider = target.provider.name.clone();
+            return Step::Failed(Failure::Transport { provider, error });
+        }
+    };
+    let res = &gw.config.resilience;
+    if !res.retry_on.contains(&ex.status()) {
+        let ttfb = Some(ex.ttfb);
+        record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
+        let out = relay::relay(ex, ds, log).await;
+        drop(lease);
+        return Step::Done(out);
+    }
+    let failed = read_failure(ex, &target.provider.name).await;
+    let hint = match &failed {
+        Failure::Response(r) => retry_after::hint(
+            r.status,
+            &r.headers,
+            &r.body,
+            SystemTime::now(),
+            res.breaker.max_retry_after,
+        ),
+        Failure::Transport { .. } => None,
+    };
+    let outcome = Outcome::Failure {
+        retry_after: hint.map(|h| h.delay),
+    };
+    record(gw, req.model, target, &mut lease, outcome, None);
+    Step::Failed(failed)
+}
+
+/// One upstream request to an OpenAI-compatible target, bounded by the request's deadline.
+async fn send(
+    gw: &Gateway,
+    p: &OpenAiProvider,
+    req: &Request<'_, '_>,
+    body: Bytes,
+    deadline: Instant,
+) -> Result<Exchange, UpstreamError> {
+    let upstream_req = providers::openai::build_request(p, req.route, req.head, body);
+    let left = deadline.saturating_duration_since(Instant::now());
+    let timeouts = Timeouts {
+        total: p.timeouts.total.min(left.max(Duration::from_millis(1))),
+        ..p.timeouts
+    };
+    gw.upstream.send(&p.base_url, &timeouts, upstream_req).await
+}
+
+/// Reads a retryable response completely, so it can be relayed if it is the last failure.
+async fn read_failure(mut ex: Exchange, provider: &str) -> Failure {
+    match ex.read_all(MAX_ERROR_BODY).await {
+        Ok(body) => Failure::Response(relay::FailedResponse {
+            status: ex.status(),
+            headers: ex.headers().clone(),
+            body,
+        }),
+        Err(error) => Failure::Transport {
+            provider: provider.to_owned(),
+            error,
+        },
+    }
+}
+
+fn record(
+    gw: &Gateway,
+    model: &str,
+    target: &Target,
+    lease: &mut Lease<'_>,
+    outcome: Outcome,
+    ttfb: Option<Duration>,
+) {
+    let tr = lease.record(Instant::now(), outcome, ttfb);
+    note(gw, model, target, tr);
+}
+
+/// Publishes a breaker transition (metrics and a log line).
+fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
+    let Some(tr) = tr else {
+        return;
+    };
+    let (to, value) = tr.to.label();
+    let reason = match (tr.reason, tr.to) {
+        (Some(r), _) => r.label(),
+        (None, State::HalfOpen { .. }) => "probe",
+        (None, _) => "recovered",
+    };
+    gw.metrics
+        .breaker_transition(model, &target.label(), to, value, reason);
+    log::info!(
+        "model {model}: breaker of {} is now {to} ({reason})",
+        target.label()
+    );
+}
