@@ -79,7 +79,10 @@ pub fn run(config: Config) -> Result<(), String> {
         Arc::clone(&metrics),
         Arc::clone(&readiness),
     );
-    readiness.set(true);
+    spawn_ready_when_listening(
+        config.server.listen.as_slice().to_vec(),
+        Arc::clone(&readiness),
+    );
     log::info!(
         "tollgate listening on {:?} with {} worker threads",
         config.server.listen.as_slice(),
@@ -124,6 +127,37 @@ impl ShutdownSignalWatch for Signals {
             _ = quit.recv() => ShutdownSignal::GracefulTerminate,
             _ = int.recv() => ShutdownSignal::FastShutdown,
         }
+    }
+}
+
+/// Pingora binds the listeners only once `run` starts the services, and the admin listener may
+/// come up first: report ready only when every data listener accepts connections.
+fn spawn_ready_when_listening(addrs: Vec<std::net::SocketAddr>, readiness: Arc<Readiness>) {
+    std::thread::spawn(move || {
+        let probe: Vec<std::net::SocketAddr> = addrs.iter().map(|a| loopback_for(*a)).collect();
+        // Bounded: a listener that never comes up leaves /readyz at 503 (pingora exits on bind
+        // failures anyway).
+        for _ in 0..1000 {
+            let all_up = probe.iter().all(|a| {
+                std::net::TcpStream::connect_timeout(a, Duration::from_millis(100)).is_ok()
+            });
+            if all_up {
+                readiness.set(true);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        log::error!("data listeners did not start accepting; /readyz stays 503");
+    });
+}
+
+/// An unspecified listen address (0.0.0.0, ::) is probed on loopback.
+fn loopback_for(a: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match a.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, a.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, a.port()).into(),
+        _ => a,
     }
 }
 
