@@ -52,7 +52,7 @@ keys:
 fn unknown_fields_are_located_at_their_key() {
     let text = "listen: 127.0.0.1:8080\nprovders:\n  x: {}\nproviders:\n  openai:\n    kind: openai\n    base_ur: \"https://x\"\nmodels:\n  m: { targets: [ { provider: openai, modle: x } ] }\n";
     assert_eq!(errors(text), [
-        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`",
+        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `quota`, `prices`",
         "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`",
         "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`",
     ]);
@@ -127,7 +127,8 @@ fn key_rules() {
         ("  - { name: k, key: \"\" }", "conf/x.yaml:5:21: keys[0].key: key must not be empty"),
         ("  - { name: k, key_sha256: xyz }", "conf/x.yaml:5:28: keys[0].key_sha256: key_sha256 must be 64 hex characters (the sha256 of the key), found 3 characters"),
         ("  - { name: k, key: a, models: [] }", "conf/x.yaml:5:24: keys[0].models: an empty list allows no model; remove `models` to allow every model"),
-        ("  - { name: k, key: a, tier: x }", "conf/x.yaml:5:24: keys[0].tier: unknown field `tier`, expected one of `name`, `key`, `key_sha256`, `models`"),
+        ("  - { name: k, key: a, tier: x }", "conf/x.yaml:5:30: keys[0].tier: unknown tier `x`; no tiers are configured"),
+        ("  - { name: k, key: a, tiers: x }", "conf/x.yaml:5:24: keys[0].tiers: unknown field `tiers`, expected one of `name`, `key`, `key_sha256`, `models`, `tier`, `team`"),
     ];
     for (line, want) in cases {
         assert_eq!(errors(&format!("{base}{line}\n")), [want], "{line}");

@@ -22,6 +22,8 @@ pub(crate) const SECTIONS: &[&str] = &[
     "providers",
     "models",
     "keys",
+    "quota",
+    "prices",
 ];
 
 /// Every provider `kind`.
@@ -122,7 +124,7 @@ pub(crate) struct RawTarget {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `name` and `key` or `key_sha256`, and `models`"
+    expecting = "a mapping with `name` and `key` or `key_sha256`, and `models`, `tier`, `team`"
 )]
 pub(crate) struct RawKey {
     pub name: String,
@@ -130,4 +132,7 @@ pub(crate) struct RawKey {
     pub key_sha256: Option<String>,
     /// Absent = every model.
     pub models: Option<Vec<String>>,
+    /// A tier of `quota.tiers`.
+    pub tier: Option<String>,
+    pub team: Option<String>,
 }

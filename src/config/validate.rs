@@ -18,7 +18,7 @@ use super::model::{AdminSettings, Config, NonEmpty, ServerSettings, Timeouts};
 use super::path::{key_text, YamlPath};
 use super::raw::{RawAdmin, RawServer, RawTimeouts, SECTIONS};
 use super::units::{duration_value, kind, size_value};
-use super::{keys, models, providers};
+use super::{keys, models, providers, quota};
 
 /// Facts about the machine and the moment, passed in so validation stays deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +103,19 @@ pub(crate) fn validate(
         cx.host,
         d,
     );
-    let keys = keys::keys(section("keys"), &top.key("keys"), &models.declared, d);
+    let quota = quota::quota(section("quota"), &top.key("quota"), d);
+    let prices = quota::prices(section("prices"), &top.key("prices"), &models.declared, d);
+    let tiers = quota
+        .as_ref()
+        .map(|q| q.tiers.keys().cloned().collect())
+        .unwrap_or_default();
+    let keys = keys::keys(
+        section("keys"),
+        &top.key("keys"),
+        &models.declared,
+        &tiers,
+        d,
+    );
 
     if d.has_errors() {
         return None;
@@ -122,6 +134,8 @@ pub(crate) fn validate(
         providers: providers.valid,
         models: models.valid,
         keys,
+        quota,
+        prices,
     })
 }
 

@@ -17,8 +17,9 @@ pub mod route;
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, QuotaStoreSettings};
 use crate::observe::Metrics;
+use crate::quota::{store::system_clock, MemoryStore, QuotaStore, Quotas};
 use crate::upstream::UpstreamClient;
 
 pub use downstream::{ClientGone, Downstream, ResponseHead};
@@ -30,12 +31,34 @@ pub struct Gateway {
     pub keys: auth::KeyStore,
     pub metrics: Arc<Metrics>,
     pub upstream: Arc<UpstreamClient>,
+    /// `None` when no `quota:` is configured.
+    pub quotas: Option<Arc<Quotas>>,
 }
 
 impl Gateway {
-    /// Fails when the upstream TLS trust store cannot be loaded.
+    /// Fails when the upstream TLS trust store cannot be loaded or the Redis URL is invalid.
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
+        // ~100 ms per encoding: paid here, not by the first request.
+        crate::usage::tokens::warm_up();
+        let quotas = match &config.quota {
+            None => None,
+            Some(q) => {
+                let store: Arc<dyn QuotaStore> = match &q.store {
+                    QuotaStoreSettings::Memory => Arc::new(MemoryStore::new(system_clock())),
+                    QuotaStoreSettings::Redis(r) => Arc::new(
+                        crate::quota::redis::RedisStore::connect(r.url.expose(), r.timeout)?,
+                    ),
+                };
+                Some(Arc::new(Quotas::new(
+                    q.clone(),
+                    config.prices.clone(),
+                    store,
+                    Arc::clone(&metrics),
+                )))
+            }
+        };
         Ok(Gateway {
+            quotas,
             keys: auth::KeyStore::new(&config.keys),
             upstream: Arc::new(UpstreamClient::new(128)?),
             config,

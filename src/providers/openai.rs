@@ -84,6 +84,7 @@ mod tests {
             stream: true,
             include_usage: false,
             max_tokens: None,
+            stream_options_span: None,
         };
         let r = build_request(
             &p,
