@@ -188,3 +188,68 @@ fn a_broken_provider_does_not_hide_other_errors_or_cascade() {
         "conf/x.yaml:11:36: keys[0].models[1]: unknown model `nope`; known models: `m`",
     ]);
 }
+
+#[test]
+fn quota_errors_are_located() {
+    let text = MINIMAL.to_string()
+        + r#"keys:
+  - { name: k, key: a, tier: gold, team: ml }
+quota:
+  store: redis
+  url: "http://x"
+  on_error: maybe
+  timeout: 0s
+  limits:
+    - { tokens: 10, per: fortnight }
+    - { tokens: 10, requests: 3, per: day }
+    - { cost: 0, per: month }
+    - { requests: 1, per: second, subject: planet }
+    - { requests: 1, per: second, subject: "header:bad header" }
+  tiers:
+    gold:
+      limits:
+        - { tokens: 5, per: minute, burst: 2 }
+prices:
+  nope: { input: 1, output: 2 }
+  demo: { input: -1, output: 2 }
+"#;
+    let got = errors(&text);
+    let want = [
+        "conf/x.yaml:8:8: quota.url: expected a redis://host:port URL",
+        "conf/x.yaml:9:13: quota.on_error: unknown policy `maybe`, expected `allow`, `deny` or `local`",
+        "conf/x.yaml:10:12: quota.timeout: must be more than 0",
+        "conf/x.yaml:12:26: quota.limits[0].per: unknown window `fortnight`, expected second, minute, hour, day, week, month or year",
+        "conf/x.yaml:13:9: quota.limits[1]: set exactly one of `requests`, `tokens`, `input_tokens`, `output_tokens`, `cost`",
+        "conf/x.yaml:14:9: quota.limits[2]: the amount must be more than 0",
+        "conf/x.yaml:15:44: quota.limits[3].subject: unknown subject `planet`, expected global, key, tier, team, model, client_ip or header:<name>",
+        "conf/x.yaml:16:44: quota.limits[4].subject: invalid header name `bad header`",
+        "conf/x.yaml:20:37: quota.tiers.gold.limits[0].burst: unknown field `burst`, expected one of `name`, `subject`, `per`, `requests`, `tokens`, `input_tokens`, `output_tokens`, `cost`",
+        "conf/x.yaml:22:3: prices.nope: unknown model `nope`; known models: `demo`",
+        "conf/x.yaml:23:3: prices.demo: prices must be finite numbers >= 0",
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn quota_loads_with_defaults() {
+    let text = MINIMAL.to_string()
+        + "keys:\n  - { name: k, key: a, tier: free }\nquota:\n  store: redis\n  url: redis://127.0.0.1:6379\n  limits:\n    - { requests: 60, per: minute, subject: global }\n  tiers:\n    free: { limits: [ { cost: 1.5, per: month } ] }\n";
+    let c = load_ok(&text);
+    let q = c.quota.unwrap();
+    assert_eq!(q.default_max_tokens, 4096);
+    assert!(q.reserve_output);
+    match q.store {
+        super::QuotaStoreSettings::Redis(r) => {
+            assert_eq!(r.on_error, super::OnStoreError::Local);
+            assert_eq!(r.timeout, std::time::Duration::from_millis(50));
+            assert_eq!(format!("{:?}", r.url), "Secret(***)");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(q.limits[0].name, "all.0");
+    assert_eq!(q.limits[0].subject, super::Subject::Global);
+    let free = &q.tiers["free"][0];
+    assert_eq!((free.name.as_str(), free.amount), ("free.0", 1_500_000));
+    assert_eq!(free.measure, super::Measure::Cost);
+    assert_eq!(c.keys[0].tier.as_deref(), Some("free"));
+}

@@ -76,6 +76,14 @@ struct RawPrice {
     output: f64,
 }
 
+/// The names under `quota.tiers`, valid or not.
+pub(crate) fn declared_tiers(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(|q| q.get("tiers"))
+        .and_then(Value::as_mapping)
+        .map(|m| m.keys().map(super::path::key_text).collect())
+        .unwrap_or_default()
+}
+
 /// Validates `quota:`; `None` when absent or invalid.
 pub(crate) fn quota(
     v: Option<&Value>,

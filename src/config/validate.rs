@@ -105,10 +105,9 @@ pub(crate) fn validate(
     );
     let quota = quota::quota(section("quota"), &top.key("quota"), d);
     let prices = quota::prices(section("prices"), &top.key("prices"), &models.declared, d);
-    let tiers = quota
-        .as_ref()
-        .map(|q| q.tiers.keys().cloned().collect())
-        .unwrap_or_default();
+    // From the raw tree: a key naming a declared tier is not an error when the quota
+    // section has errors of its own (no cascade).
+    let tiers = quota::declared_tiers(section("quota"));
     let keys = keys::keys(
         section("keys"),
         &top.key("keys"),
