@@ -60,6 +60,19 @@ fn hello(stream: bool, include_usage: bool) -> Value {
     b
 }
 
+/// The token counter once it reaches `want` (it is recorded right after the response is
+/// written, so a fast client can look before it is), or its value after 3 s.
+async fn tokens_metric_reaching(gw: &Gateway, kind: &str, want: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = tokens_metric(gw, kind).await;
+        if n == want || Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn tokens_metric(gw: &Gateway, kind: &str) -> f64 {
     let text = client()
         .get(gw.admin_url("/metrics"))
@@ -100,8 +113,8 @@ async fn usage_counted_matches_the_provider_streamed_or_not() {
         .await
         .unwrap();
     let (p, c) = usage_of(&v);
-    assert_eq!(tokens_metric(&gw, "input").await, p);
-    assert_eq!(tokens_metric(&gw, "output").await, c);
+    assert_eq!(tokens_metric_reaching(&gw, "input", p).await, p);
+    assert_eq!(tokens_metric_reaching(&gw, "output", c).await, c);
 
     // Streamed, client asked for usage: it gets the usage chunk, same numbers.
     let body = chat(&gw, KEY_ALL, hello(true, true))
@@ -112,7 +125,7 @@ async fn usage_counted_matches_the_provider_streamed_or_not() {
     let events = sse_data(&body);
     let last: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
     assert_eq!(usage_of(&last), (p, c));
-    assert_eq!(tokens_metric(&gw, "input").await, 2.0 * p);
+    assert_eq!(tokens_metric_reaching(&gw, "input", 2.0 * p).await, 2.0 * p);
 
     // Streamed, client did not ask: the gateway asked upstream anyway, the client sees no
     // usage at all, and the provider's numbers are counted.
@@ -125,8 +138,11 @@ async fn usage_counted_matches_the_provider_streamed_or_not() {
     assert!(body.ends_with("data: [DONE]\n\n"));
     let sent = mock.requests().last().unwrap().json();
     assert_eq!(sent["stream_options"]["include_usage"], json!(true));
-    assert_eq!(tokens_metric(&gw, "input").await, 3.0 * p);
-    assert_eq!(tokens_metric(&gw, "output").await, 3.0 * c);
+    assert_eq!(tokens_metric_reaching(&gw, "input", 3.0 * p).await, 3.0 * p);
+    assert_eq!(
+        tokens_metric_reaching(&gw, "output", 3.0 * c).await,
+        3.0 * c
+    );
     let m = metrics(&gw).await;
     assert_eq!(
         metric_sum(&m, "tollgate_tokens_total", &[("source", "provider")]),
@@ -410,4 +426,61 @@ async fn redis_outage_applies_the_policy_without_hanging_then_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A client that leaves mid-stream is billed for the tokens generated until then (the
+/// provider's usage chunk never comes: the gateway counts the deltas it relayed).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_leaving_mid_stream_is_billed_for_what_was_generated() {
+    let mock = common::start_mock_with(tollgate_mock_provider::Options {
+        token_interval: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await;
+    let quota = "  store: memory\n  limits:\n    - { output_tokens: 100000, per: day }";
+    let gw = start_gateway(config(&mock.base_url(), quota)).await;
+    let mut r = chat(&gw, KEY_ALL, hello(true, false)).await;
+    assert_eq!(r.status(), 200);
+    let mut got = String::new();
+    while got.matches("data: ").count() < 3 {
+        let chunk = r.chunk().await.unwrap().expect("stream ended early");
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(r);
+    // The gateway notices at its next write, settles and records the tokens.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let counted = loop {
+        let m = metrics(&gw).await;
+        let n = metric_sum(
+            &m,
+            "tollgate_tokens_total",
+            &[("type", "output"), ("source", "counted")],
+        );
+        if n > 0.0 || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The mock's full reply is 10 words; the client saw 2-3 content events before leaving.
+    assert!((1.0..10.0).contains(&counted), "{counted}");
+    let m = metrics(&gw).await;
+    assert_eq!(metric_sum(&m, "tollgate_quota_settlements_total", &[]), 1.0);
+}
+
+/// With `reserve_output: false` only the prompt is reserved, and a prompt that alone exceeds
+/// a limit is rejected before the upstream is called.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_over_the_limit_is_rejected_before_the_upstream() {
+    let mock = start_mock().await;
+    let quota = "  store: memory\n  reserve_output: false\n  limits:\n    - { input_tokens: 50, per: hour }";
+    let gw = start_gateway(config(&mock.base_url(), quota)).await;
+    let small = chat(&gw, KEY_ALL, hello(false, false)).await;
+    assert_eq!(small.status(), 200);
+    let big =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "word ".repeat(80)}]});
+    let r = chat(&gw, KEY_ALL, big).await;
+    assert_eq!(r.status(), 429);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "input-tokens");
+    assert_eq!(mock.requests().len(), 1);
 }

@@ -157,10 +157,12 @@ async fn meter_and_reserve(
         client_ip,
         headers,
     };
-    let est = Estimate {
-        prompt,
-        output: q.output_reserve(head.max_tokens),
+    let output = match kind {
+        // Embeddings generate no tokens.
+        BodyKind::Embedding => 0,
+        BodyKind::Chat | BodyKind::Completion => q.output_reserve(head.max_tokens),
     };
+    let est = Estimate { prompt, output };
     match q.reserve(&facts, est).await {
         Ok((ticket, headers)) => {
             log.quota_headers = headers;
