@@ -292,6 +292,11 @@ async fn redis_two_gateways_never_overspend_under_concurrency() {
     // prompt estimate (~11) + max_tokens 20: the most the tier can overshoot by.
     assert!(gold_tokens > 0 && gold_tokens <= 300 + 32, "{gold_tokens}");
     assert_eq!(mock.requests().len(), 37);
+    // Store latency as seen by gateway A (for the record; not asserted).
+    let m = metrics(&a).await;
+    let sum = metric_sum(&m, "tollgate_quota_store_duration_seconds_sum", &[("op", "reserve")]);
+    let n = metric_sum(&m, "tollgate_quota_store_duration_seconds_count", &[("op", "reserve")]);
+    println!("redis reserve: {n} calls, mean {:.3} ms", sum / n * 1000.0);
 }
 
 /// Counters live in Redis: a new gateway process after a Redis restart (persistence on)

@@ -27,6 +27,9 @@ pub struct Meter {
     provider: Option<WireUsage>,
     text: String,
     counted: u64,
+    /// A successful answer arrived (a 2xx body or a stream event). Without one nothing is
+    /// billed: providers do not charge for refused or failed requests.
+    answered: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -75,11 +78,13 @@ impl Meter {
             provider: None,
             text: String::new(),
             counted: 0,
+            answered: false,
         }
     }
 
     /// Reads a whole (non-streamed) JSON response.
     pub fn on_body(&mut self, body: &[u8]) {
+        self.answered = true;
         if let Ok(c) = serde_json::from_slice::<Chunk>(body) {
             self.take(c);
         }
@@ -87,6 +92,7 @@ impl Meter {
 
     /// Reads one raw SSE event; returns the bytes to forward, `None` to drop the event.
     pub fn on_event(&mut self, event: Bytes) -> Option<Bytes> {
+        self.answered = true;
         let Some(data) = sse::data_of(&event) else {
             return Some(event);
         };
@@ -138,6 +144,9 @@ impl Meter {
 
     /// The usage so far: the provider's when it reported any, else our counts.
     pub fn usage(&self) -> Usage {
+        if !self.answered {
+            return Usage::default();
+        }
         match self.provider {
             Some(u) => Usage {
                 input: u.prompt_tokens.unwrap_or(self.prompt_estimate),

@@ -86,3 +86,9 @@ fn whole_bodies() {
     m.on_body(br#"{"data":[],"usage":{"prompt_tokens":4,"total_tokens":4}}"#);
     assert_eq!((m.usage().input, m.usage().output), (4, 0));
 }
+
+#[test]
+fn nothing_is_billed_without_an_answer() {
+    let m = Meter::new(for_model("gpt-4o"), 9, false);
+    assert_eq!(m.usage(), Usage::default());
+}
