@@ -294,8 +294,16 @@ async fn redis_two_gateways_never_overspend_under_concurrency() {
     assert_eq!(mock.requests().len(), 37);
     // Store latency as seen by gateway A (for the record; not asserted).
     let m = metrics(&a).await;
-    let sum = metric_sum(&m, "tollgate_quota_store_duration_seconds_sum", &[("op", "reserve")]);
-    let n = metric_sum(&m, "tollgate_quota_store_duration_seconds_count", &[("op", "reserve")]);
+    let sum = metric_sum(
+        &m,
+        "tollgate_quota_store_duration_seconds_sum",
+        &[("op", "reserve")],
+    );
+    let n = metric_sum(
+        &m,
+        "tollgate_quota_store_duration_seconds_count",
+        &[("op", "reserve")],
+    );
     println!("redis reserve: {n} calls, mean {:.3} ms", sum / n * 1000.0);
 }
 
@@ -488,4 +496,65 @@ async fn a_prompt_over_the_limit_is_rejected_before_the_upstream() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["type"], "input-tokens");
     assert_eq!(mock.requests().len(), 1);
+}
+
+/// A Redis that keeps its connections open but stops answering (the worse failure: nothing
+/// resets the TCP connection): requests still finish within the store timeout under the
+/// policy, and the store works again once Redis answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_redis_times_out_under_the_policy_then_recovers() {
+    let redis = Redis::start(false);
+    let mock = start_mock().await;
+    let quota = format!(
+        "  store: redis\n  url: {}\n  timeout: 100ms\n  on_error: allow\n  limits:\n    - {{ requests: 1000, per: hour }}",
+        redis.url()
+    );
+    let gw = start_gateway(config(&mock.base_url(), &quota)).await;
+    let r = chat(&gw, KEY_ALL, hello(false, false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-ratelimit-remaining-requests"], "999");
+    redis.freeze(true);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let url = gw.url("/v1/chat/completions");
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = client()
+                .post(url)
+                .bearer_auth(KEY_ALL)
+                .json(&hello(false, false))
+                .send()
+                .await
+                .unwrap();
+            // allow: admitted, without quota headers (nothing was counted).
+            (
+                r.status().as_u16(),
+                r.headers().contains_key("x-ratelimit-remaining-requests"),
+                t.elapsed(),
+            )
+        }));
+    }
+    for t in tasks {
+        let (status, counted, took) = t.await.unwrap();
+        assert_eq!((status, counted), (200, false));
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+    redis.freeze(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = chat(&gw, KEY_ALL, hello(false, false)).await;
+        if r.headers().contains_key("x-ratelimit-remaining-requests") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = metrics(&gw).await;
+    assert!(
+        metric_sum(
+            &m,
+            "tollgate_quota_store_errors_total",
+            &[("policy", "allow")]
+        ) >= 10.0
+    );
 }

@@ -103,3 +103,31 @@ fn header_formats() {
     assert_eq!(retry_after_secs(1), 1);
     assert_eq!(retry_after_secs(2_001), 3);
 }
+
+#[test]
+fn output_reserve_follows_the_settings() {
+    let mut q = quotas(Vec::new(), Vec::new());
+    assert_eq!(q.output_reserve(Some(7)), 7);
+    assert_eq!(q.output_reserve(None), 100);
+    q.settings.reserve_output = false;
+    assert_eq!(q.output_reserve(Some(7)), 0);
+}
+
+#[tokio::test]
+async fn unlimited_requests_get_no_ticket_and_no_headers() {
+    let q = quotas(Vec::new(), Vec::new());
+    let headers = HeaderMap::new();
+    let k = key("a", None, None);
+    let f = Facts {
+        key: &k,
+        model: "m",
+        client_ip: None,
+        headers: &headers,
+    };
+    let est = Estimate {
+        prompt: 1,
+        output: 1,
+    };
+    let (t, h) = q.reserve(&f, est).await.unwrap();
+    assert!(h.is_empty() && t.store.is_none());
+}
