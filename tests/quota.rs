@@ -558,3 +558,45 @@ async fn a_frozen_redis_times_out_under_the_policy_then_recovers() {
         ) >= 10.0
     );
 }
+
+/// A provider that must not get `stream_options` (`stream_usage: false`): the body passes
+/// untouched and its streams are metered by counting the generated text.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_stream_usage_the_stream_is_counted() {
+    let mock = start_mock().await;
+    let yaml = config(&mock.base_url(), "  store: memory").replace(
+        "api_key: \"sk-upstream-test\" }",
+        "api_key: \"sk-upstream-test\", stream_usage: false }",
+    );
+    let gw = start_gateway(yaml).await;
+    let body = chat(&gw, KEY_ALL, hello(true, false))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.ends_with("data: [DONE]\n\n"));
+    assert!(mock
+        .requests()
+        .last()
+        .unwrap()
+        .json()
+        .get("stream_options")
+        .is_none());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let m = metrics(&gw).await;
+        let out = metric_sum(
+            &m,
+            "tollgate_tokens_total",
+            &[("type", "output"), ("source", "counted")],
+        );
+        if out > 0.0 {
+            // The mock's reply, "This is a mock response from the tollgate test provider.",
+            // is 12 tokens in o200k.
+            assert_eq!(out, 12.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no counted output tokens");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -198,6 +198,9 @@ fn openai(o: &OpenAiProvider) -> Value {
         m.insert(str("headers"), Value::Mapping(h));
     }
     m.insert(str("timeouts"), timeouts(&o.timeouts));
+    if !o.stream_usage {
+        m.insert(str("stream_usage"), Value::from(false));
+    }
     Value::Mapping(m)
 }
 

@@ -231,6 +231,10 @@ pub struct OpenAiProvider {
     /// Extra headers sent on every upstream request (e.g. OpenAI-Organization).
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub timeouts: Timeouts,
+    /// Ask streams for usage with `stream_options.include_usage` (quotas and token metrics
+    /// need it). Off for servers that reject `stream_options` (e.g. Mistral's API): their
+    /// streams are then metered by counting the generated text.
+    pub stream_usage: bool,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.

@@ -156,6 +156,7 @@ fn openai(
         api_key: api_key?,
         headers: headers?,
         timeouts: timeouts?,
+        stream_usage: raw.stream_usage.unwrap_or(true),
     })
 }
 

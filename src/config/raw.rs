@@ -70,7 +70,7 @@ pub(crate) struct RawTimeouts {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`"
+    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`, `stream_usage`"
 )]
 pub(crate) struct RawOpenAi {
     pub base_url: String,
@@ -78,6 +78,8 @@ pub(crate) struct RawOpenAi {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
+    /// Ask streams for usage (`stream_options.include_usage`); default true.
+    pub stream_usage: Option<bool>,
 }
 
 /// `providers.<name>` with `kind: mock` (the `kind` field is taken out before this is read).

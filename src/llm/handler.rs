@@ -146,8 +146,9 @@ async fn meter_and_reserve(
 ) -> Result<Ticket, GatewayError> {
     let enc = usage::tokens::for_model(&target.model);
     let prompt = usage::prompt::estimate_async(body.clone(), kind, enc).await;
-    // We always ask streams for usage (see call_target); hide it when the client did not.
-    log.meter = Some(Meter::new(enc, prompt, head.stream && !head.include_usage));
+    // Streams are asked for usage (see call_target); hide it when the client did not.
+    let injected = head.stream && !head.include_usage && asks_stream_usage(target);
+    log.meter = Some(Meter::new(enc, prompt, injected));
     let Some(q) = &gw.quotas else {
         return Ok(Ticket::default());
     };
@@ -188,10 +189,12 @@ async fn call_target(
     // OpenAI sends no usage in streams unless asked; quotas and token metrics need the
     // provider's numbers, so every stream asks. The cost: clients that did not ask get the
     // extra chunk and `"usage":null` fields stripped by the meter (one JSON parse per event).
-    let (body, head) = match usage::inject::include_usage(&body, &head) {
-        Some((b, h)) => (b, h),
-        None => (body, head),
+    let injected = if asks_stream_usage(target) {
+        usage::inject::include_usage(&body, &head)
+    } else {
+        None
     };
+    let (body, head) = injected.unwrap_or((body, head));
     let body = request::with_model(&body, &head, &target.model);
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => {
@@ -210,6 +213,14 @@ async fn call_target(
             let reply = providers::mock::reply(m, route, &head, &body, &target.model)?;
             relay::play_mock(reply, ds, log).await
         }
+    }
+}
+
+/// Whether requests to this target get `stream_options.include_usage` added.
+fn asks_stream_usage(target: &Target) -> bool {
+    match &target.provider.kind {
+        ProviderKind::OpenAi(p) => p.stream_usage,
+        ProviderKind::Mock(_) => true,
     }
 }
 

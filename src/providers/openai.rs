@@ -77,6 +77,7 @@ mod tests {
                 HeaderValue::from_static("org-1"),
             )],
             timeouts: Timeouts::default(),
+            stream_usage: true,
         };
         let head = RequestHead {
             model: "m".into(),
