@@ -600,3 +600,38 @@ async fn without_stream_usage_the_stream_is_counted() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The built-in mock provider kind: same accounting, streamed or not.
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_mock_usage_is_counted_streamed_or_not() {
+    let mock = start_mock().await;
+    let gw = start_gateway(config(&mock.base_url(), "  store: memory")).await;
+    let mut body = hello(false, false);
+    body["model"] = json!("demo");
+    let v: Value = chat(&gw, KEY_ALL, body.clone()).await.json().await.unwrap();
+    let (p, c) = usage_of(&v);
+    body["stream"] = json!(true);
+    let text = chat(&gw, KEY_ALL, body).await.text().await.unwrap();
+    assert!(!text.contains("usage"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let m = metrics(&gw).await;
+        let sum = |t| {
+            metric_sum(
+                &m,
+                "tollgate_tokens_total",
+                &[("model", "demo"), ("type", t), ("source", "provider")],
+            )
+        };
+        if (sum("input"), sum("output")) == (2.0 * p, 2.0 * c) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} {} vs {p} {c}",
+            sum("input"),
+            sum("output")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -92,3 +92,24 @@ fn nothing_is_billed_without_an_answer() {
     let m = Meter::new(for_model("gpt-4o"), 9, false);
     assert_eq!(m.usage(), Usage::default());
 }
+
+/// vLLM `continuous_usage_stats`: usage on every chunk, cumulative; the last one wins.
+const CUMULATIVE: &str = concat!(
+    "data: {\"choices\":[{\"index\":0,\"text\":\"Hel\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\r\n\r\n",
+    "data: {\"choices\":[{\"index\":0,\"text\":\"lo\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\r\n\r\n",
+    ": keep-alive comment\r\n\r\n",
+    "data: [DONE]\r\n\r\n",
+);
+
+#[test]
+fn cumulative_usage_last_wins_at_every_split() {
+    for at in 0..=CUMULATIVE.len() {
+        let (u, out) = run(CUMULATIVE, at, false);
+        assert_eq!(
+            (u.input, u.output, u.source),
+            (4, 2, Source::Provider),
+            "split {at}"
+        );
+        assert_eq!(out, CUMULATIVE);
+    }
+}
