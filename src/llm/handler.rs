@@ -147,7 +147,10 @@ async fn meter_and_reserve(
     let enc = usage::tokens::for_model(&target.model);
     let prompt = usage::prompt::estimate_async(body.clone(), kind, enc).await;
     // Streams are asked for usage (see call_target); hide it when the client did not.
-    let injected = head.stream && !head.include_usage && asks_stream_usage(target);
+    let injected = head.stream
+        && !head.include_usage
+        && kind != BodyKind::Embedding
+        && asks_stream_usage(target);
     log.meter = Some(Meter::new(enc, prompt, injected));
     let Some(q) = &gw.quotas else {
         return Ok(Ticket::default());
@@ -189,7 +192,8 @@ async fn call_target(
     // OpenAI sends no usage in streams unless asked; quotas and token metrics need the
     // provider's numbers, so every stream asks. The cost: clients that did not ask get the
     // extra chunk and `"usage":null` fields stripped by the meter (one JSON parse per event).
-    let injected = if asks_stream_usage(target) {
+    let streams = matches!(route, Route::ChatCompletions | Route::Completions);
+    let injected = if streams && asks_stream_usage(target) {
         usage::inject::include_usage(&body, &head)
     } else {
         None

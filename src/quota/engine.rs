@@ -11,8 +11,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
+use super::headers::headers;
 use super::store::{system_clock, Adjust, Charge, MemoryStore, Outcome, QuotaStore, StoreError};
-use super::window::Check;
 use crate::config::{
     Limit, Measure, OnStoreError, Price, QuotaSettings, QuotaStoreSettings, Subject, VirtualKey,
 };
@@ -73,7 +73,7 @@ pub struct Quotas {
     metrics: Arc<Metrics>,
 }
 
-type Headers = Vec<(HeaderName, HeaderValue)>;
+pub(super) type Headers = Vec<(HeaderName, HeaderValue)>;
 
 impl Quotas {
     pub fn new(
@@ -336,59 +336,8 @@ fn policy_label(p: OnStoreError) -> &'static str {
     }
 }
 
-/// `x-ratelimit-{limit,remaining,reset}-<measure>` for the tightest limit of each measure.
-fn headers(limits: &[(&Limit, String)], checks: &[Check]) -> Headers {
-    let mut best: Vec<(Measure, u64, &Check)> = Vec::new();
-    for ((l, _), c) in limits.iter().zip(checks) {
-        match best.iter_mut().find(|(m, _, _)| *m == l.measure) {
-            Some(slot) if c.remaining < slot.2.remaining => *slot = (l.measure, l.amount, c),
-            Some(_) => {}
-            None => best.push((l.measure, l.amount, c)),
-        }
-    }
-    let mut out = Vec::new();
-    for (m, amount, c) in best {
-        let name = m.header_name();
-        let (limit, remaining) = match m {
-            Measure::Cost => (micro_usd(amount), micro_usd(c.remaining)),
-            _ => (amount.to_string(), c.remaining.to_string()),
-        };
-        for (kind, value) in [
-            ("limit", limit),
-            ("remaining", remaining),
-            ("reset", openai_duration(c.reset_ms)),
-        ] {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::try_from(format!("x-ratelimit-{kind}-{name}")),
-                HeaderValue::try_from(value),
-            ) {
-                out.push((n, v));
-            }
-        }
-    }
-    out
-}
-
-fn micro_usd(v: u64) -> String {
-    format!("{}.{:06}", v / 1_000_000, v % 1_000_000)
-}
-
-/// OpenAI's reset format: `20ms`, `1s`, `6m0s`, `1h2m3s`.
-fn openai_duration(ms: i64) -> String {
-    let ms = ms.max(0);
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = (ms + 999) / 1000;
-    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
+#[cfg(test)]
+use super::headers::{micro_usd, openai_duration};
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -19,6 +19,7 @@
 //! and the `x-ratelimit-*` headers. Must not: tokenize (`usage/`), or know HTTP framing.
 
 mod engine;
+mod headers;
 pub mod redis;
 pub mod store;
 pub mod window;
