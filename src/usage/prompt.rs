@@ -137,4 +137,16 @@ mod tests {
         assert_eq!(estimate(emb, BodyKind::Embedding, enc), 5);
         assert_eq!(estimate(b"not json", BodyKind::Completion, enc), 0);
     }
+
+    #[tokio::test]
+    async fn large_bodies_are_counted_off_the_workers_with_the_same_result() {
+        let text = "lorem ipsum dolor sit amet ".repeat(8_000);
+        let body = serde_json::json!({"messages": [{"role": "user", "content": text}]}).to_string();
+        assert!(body.len() > BLOCKING_THRESHOLD);
+        let enc = for_model("gpt-4o");
+        let sync = estimate(body.as_bytes(), BodyKind::Chat, enc);
+        let off = estimate_async(bytes::Bytes::from(body), BodyKind::Chat, enc).await;
+        assert_eq!(sync, off);
+        assert!(sync > 40_000, "{sync}");
+    }
 }
