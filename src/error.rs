@@ -53,6 +53,20 @@ pub enum GatewayError {
         /// Seconds until the first target may be tried again, for `Retry-After`.
         retry_after: Option<u64>,
     },
+    #[error("Rate limit reached for {limit} on {measure} per {window}: limit {amount}, used {used}, requested {requested}. Please try again in {retry_after}s.")]
+    QuotaExceeded {
+        /// The limit's configured name.
+        limit: String,
+        measure: &'static str,
+        window: &'static str,
+        amount: u64,
+        used: u64,
+        requested: u64,
+        /// Seconds, also sent as `Retry-After`.
+        retry_after: u64,
+    },
+    #[error("The quota service is unavailable; please retry.")]
+    QuotaUnavailable,
     #[error("The client closed the connection.")]
     ClientClosed,
     #[error("Internal gateway error.")]
@@ -74,6 +88,8 @@ impl GatewayError {
             GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
             GatewayError::NoTargetAvailable { .. } => 503,
+            GatewayError::QuotaExceeded { .. } => 429,
+            GatewayError::QuotaUnavailable => 503,
             // nginx's 499: never actually sent, but recorded in metrics and logs.
             GatewayError::ClientClosed => 499,
             GatewayError::Internal => 500,
@@ -97,7 +113,11 @@ impl GatewayError {
             | GatewayError::UpstreamTimeout { .. }
             | GatewayError::UpstreamProtocol { .. }
             | GatewayError::NoTargetAvailable { .. } => "upstream_error",
-            GatewayError::ClientClosed | GatewayError::Internal => "server_error",
+            // OpenAI names the exhausted measure ("tokens", "requests") as the type.
+            GatewayError::QuotaExceeded { measure, .. } => measure,
+            GatewayError::QuotaUnavailable
+            | GatewayError::ClientClosed
+            | GatewayError::Internal => "server_error",
         }
     }
 
@@ -118,6 +138,8 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",
             GatewayError::UpstreamProtocol { .. } => "upstream_protocol_error",
             GatewayError::NoTargetAvailable { .. } => "no_target_available",
+            GatewayError::QuotaExceeded { .. } => "rate_limit_exceeded",
+            GatewayError::QuotaUnavailable => "quota_unavailable",
             GatewayError::ClientClosed => "client_closed",
             GatewayError::Internal => "internal_error",
         }
@@ -139,6 +161,8 @@ impl GatewayError {
             | GatewayError::UpstreamTimeout { .. }
             | GatewayError::UpstreamProtocol { .. }
             | GatewayError::NoTargetAvailable { .. }
+            | GatewayError::QuotaExceeded { .. }
+            | GatewayError::QuotaUnavailable
             | GatewayError::ClientClosed
             | GatewayError::Internal => None,
         }

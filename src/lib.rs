@@ -13,6 +13,8 @@
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
+//! - [`usage`]: token counting (tiktoken), provider usage extraction, include_usage injection.
+//! - [`quota`]: limits, windows, estimate → reserve → settle against a `QuotaStore`.
 //! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.
 //! - [`error`]: the client-facing error type and its one status/type/code mapping.
 
@@ -31,6 +33,8 @@ pub mod llm;
 pub mod observe;
 pub mod providers;
 pub mod proxy;
+pub mod quota;
 pub mod server;
 pub mod sse;
 pub mod upstream;
+pub mod usage;

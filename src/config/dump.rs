@@ -7,7 +7,10 @@
 
 use serde_yaml::{Mapping, Value};
 
-use super::model::{Config, MockProvider, OpenAiProvider, ProviderKind, Resilience, Timeouts};
+use super::model::{
+    Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind,
+    QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
+};
 use super::units::{format_duration, format_size};
 
 const REDACTED: &str = "***";
@@ -85,17 +88,100 @@ pub fn dump(config: &Config) -> String {
                     Value::Sequence(models.iter().map(str).collect()),
                 );
             }
+            for (field, v) in [("tier", &k.tier), ("team", &k.team)] {
+                if let Some(v) = v {
+                    m.insert(str(field), str(v));
+                }
+            }
             Value::Mapping(m)
         })
         .collect();
     top.insert(str("keys"), Value::Sequence(keys));
     top.insert(str("resilience"), resilience(&config.resilience));
+    if let Some(q) = &config.quota {
+        top.insert(str("quota"), quota(q));
+    }
+    if !config.prices.is_empty() {
+        let mut prices = Mapping::new();
+        for (name, p) in &config.prices {
+            prices.insert(
+                str(name),
+                map([
+                    ("input", Value::from(p.input)),
+                    ("output", Value::from(p.output)),
+                ]),
+            );
+        }
+        top.insert(str("prices"), Value::Mapping(prices));
+    }
     let body = serde_yaml::to_string(&Value::Mapping(top))
         .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"));
     format!(
         "# effective configuration from {} (defaults filled in, secrets redacted)\n{body}",
         config.source.display()
     )
+}
+
+fn quota(q: &QuotaSettings) -> Value {
+    let mut m = Mapping::new();
+    match &q.store {
+        QuotaStoreSettings::Memory => {
+            m.insert(str("store"), str("memory"));
+        }
+        QuotaStoreSettings::Redis(r) => {
+            m.insert(str("store"), str("redis"));
+            // The URL may carry a password.
+            m.insert(str("url"), str(REDACTED));
+            let policy = match r.on_error {
+                OnStoreError::Allow => "allow",
+                OnStoreError::Deny => "deny",
+                OnStoreError::Local => "local",
+            };
+            m.insert(str("on_error"), str(policy));
+            m.insert(str("timeout"), str(format_duration(r.timeout)));
+            m.insert(str("prefix"), str(&r.prefix));
+        }
+    }
+    m.insert(str("default_max_tokens"), Value::from(q.default_max_tokens));
+    m.insert(str("reserve_output"), Value::from(q.reserve_output));
+    m.insert(str("limits"), limits(&q.limits));
+    let mut tiers = Mapping::new();
+    for (name, l) in &q.tiers {
+        tiers.insert(str(name), map([("limits", limits(l))]));
+    }
+    m.insert(str("tiers"), Value::Mapping(tiers));
+    Value::Mapping(m)
+}
+
+fn limits(list: &[Limit]) -> Value {
+    let items = list
+        .iter()
+        .map(|l| {
+            let (field, amount) = match l.measure {
+                Measure::Requests => ("requests", Value::from(l.amount)),
+                Measure::Tokens => ("tokens", Value::from(l.amount)),
+                Measure::InputTokens => ("input_tokens", Value::from(l.amount)),
+                Measure::OutputTokens => ("output_tokens", Value::from(l.amount)),
+                Measure::Cost => ("cost", Value::from(l.amount as f64 / 1_000_000.0)),
+            };
+            let subject = match &l.subject {
+                Subject::Global => "global".to_owned(),
+                Subject::Key => "key".to_owned(),
+                Subject::Tier => "tier".to_owned(),
+                Subject::Team => "team".to_owned(),
+                Subject::Model => "model".to_owned(),
+                Subject::ClientIp => "client_ip".to_owned(),
+                Subject::Header(h) => format!("header:{h}"),
+            };
+            map([
+                ("name", str(&l.name)),
+                (field, amount),
+                ("per", str(l.window.name())),
+                ("subject", str(subject)),
+            ])
+        })
+        .collect();
+    Value::Sequence(items)
 }
 
 fn openai(o: &OpenAiProvider) -> Value {
@@ -129,6 +215,9 @@ fn openai(o: &OpenAiProvider) -> Value {
                 ("unhealthy_threshold", Value::from(h.unhealthy_threshold)),
             ]),
         );
+    }
+    if !o.stream_usage {
+        m.insert(str("stream_usage"), Value::from(false));
     }
     Value::Mapping(m)
 }

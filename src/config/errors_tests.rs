@@ -52,8 +52,8 @@ keys:
 fn unknown_fields_are_located_at_their_key() {
     let text = "listen: 127.0.0.1:8080\nprovders:\n  x: {}\nproviders:\n  openai:\n    kind: openai\n    base_ur: \"https://x\"\nmodels:\n  m: { targets: [ { provider: openai, modle: x } ] }\n";
     assert_eq!(errors(text), [
-        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `resilience`",
-        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`, `health_check`",
+        "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `resilience`, `quota`, `prices`",
+        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`",
         "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`, `capacity_rpm`",
     ]);
     // Fields of one kind are unknown for the other.
@@ -127,7 +127,8 @@ fn key_rules() {
         ("  - { name: k, key: \"\" }", "conf/x.yaml:5:21: keys[0].key: key must not be empty"),
         ("  - { name: k, key_sha256: xyz }", "conf/x.yaml:5:28: keys[0].key_sha256: key_sha256 must be 64 hex characters (the sha256 of the key), found 3 characters"),
         ("  - { name: k, key: a, models: [] }", "conf/x.yaml:5:24: keys[0].models: an empty list allows no model; remove `models` to allow every model"),
-        ("  - { name: k, key: a, tier: x }", "conf/x.yaml:5:24: keys[0].tier: unknown field `tier`, expected one of `name`, `key`, `key_sha256`, `models`"),
+        ("  - { name: k, key: a, tier: x }", "conf/x.yaml:5:30: keys[0].tier: unknown tier `x`; no tiers are configured"),
+        ("  - { name: k, key: a, tiers: x }", "conf/x.yaml:5:24: keys[0].tiers: unknown field `tiers`, expected one of `name`, `key`, `key_sha256`, `models`, `tier`, `team`"),
     ];
     for (line, want) in cases {
         assert_eq!(errors(&format!("{base}{line}\n")), [want], "{line}");
@@ -186,4 +187,69 @@ fn a_broken_provider_does_not_hide_other_errors_or_cascade() {
         "conf/x.yaml:9:34: models.m.targets[1].model: model must not be empty (omit it to use the group name)",
         "conf/x.yaml:11:36: keys[0].models[1]: unknown model `nope`; known models: `m`",
     ]);
+}
+
+#[test]
+fn quota_errors_are_located() {
+    let text = MINIMAL.to_string()
+        + r#"keys:
+  - { name: k, key: a, tier: gold, team: ml }
+quota:
+  store: redis
+  url: "http://x"
+  on_error: maybe
+  timeout: 0s
+  limits:
+    - { tokens: 10, per: fortnight }
+    - { tokens: 10, requests: 3, per: day }
+    - { cost: 0, per: month }
+    - { requests: 1, per: second, subject: planet }
+    - { requests: 1, per: second, subject: "header:bad header" }
+  tiers:
+    gold:
+      limits:
+        - { tokens: 5, per: minute, burst: 2 }
+prices:
+  nope: { input: 1, output: 2 }
+  demo: { input: -1, output: 2 }
+"#;
+    let got = errors(&text);
+    let want = [
+        "conf/x.yaml:8:8: quota.url: expected a redis://host:port URL",
+        "conf/x.yaml:9:13: quota.on_error: unknown policy `maybe`, expected `allow`, `deny` or `local`",
+        "conf/x.yaml:10:12: quota.timeout: must be more than 0",
+        "conf/x.yaml:12:26: quota.limits[0].per: unknown window `fortnight`, expected second, minute, hour, day, week, month or year",
+        "conf/x.yaml:13:9: quota.limits[1]: set exactly one of `requests`, `tokens`, `input_tokens`, `output_tokens`, `cost`",
+        "conf/x.yaml:14:9: quota.limits[2]: the amount must be more than 0",
+        "conf/x.yaml:15:44: quota.limits[3].subject: unknown subject `planet`, expected global, key, tier, team, model, client_ip or header:<name>",
+        "conf/x.yaml:16:44: quota.limits[4].subject: invalid header name `bad header`",
+        "conf/x.yaml:20:37: quota.tiers.gold.limits[0].burst: unknown field `burst`, expected one of `name`, `subject`, `per`, `requests`, `tokens`, `input_tokens`, `output_tokens`, `cost`",
+        "conf/x.yaml:22:3: prices.nope: unknown model `nope`; known models: `demo`",
+        "conf/x.yaml:23:3: prices.demo: prices must be finite numbers >= 0",
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn quota_loads_with_defaults() {
+    let text = MINIMAL.to_string()
+        + "keys:\n  - { name: k, key: a, tier: free }\nquota:\n  store: redis\n  url: redis://127.0.0.1:6379\n  limits:\n    - { requests: 60, per: minute, subject: global }\n  tiers:\n    free: { limits: [ { cost: 1.5, per: month } ] }\n";
+    let c = load_ok(&text);
+    let q = c.quota.unwrap();
+    assert_eq!(q.default_max_tokens, 4096);
+    assert!(q.reserve_output);
+    match q.store {
+        super::QuotaStoreSettings::Redis(r) => {
+            assert_eq!(r.on_error, super::OnStoreError::Local);
+            assert_eq!(r.timeout, std::time::Duration::from_millis(50));
+            assert_eq!(format!("{:?}", r.url), "Secret(***)");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(q.limits[0].name, "all.0");
+    assert_eq!(q.limits[0].subject, super::Subject::Global);
+    let free = &q.tiers["free"][0];
+    assert_eq!((free.name.as_str(), free.amount), ("free.0", 1_500_000));
+    assert_eq!(free.measure, super::Measure::Cost);
+    assert_eq!(c.keys[0].tier.as_deref(), Some("free"));
 }

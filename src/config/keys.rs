@@ -20,6 +20,7 @@ pub(crate) fn keys(
     v: Option<&Value>,
     path: &YamlPath,
     models: &BTreeSet<String>,
+    tiers: &BTreeSet<String>,
     d: &mut Diagnostics<'_>,
 ) -> Vec<VirtualKey> {
     let items = match v {
@@ -49,7 +50,7 @@ pub(crate) fn keys(
             continue;
         }
         names.push((raw.name.clone(), p.clone()));
-        let Some(key) = key(raw, &p, models, d) else {
+        let Some(key) = key(raw, &p, models, tiers, d) else {
             continue;
         };
         if let Some((first, other)) = out.iter().find(|(_, k)| k.sha256 == key.sha256) {
@@ -71,8 +72,16 @@ fn key(
     raw: RawKey,
     path: &YamlPath,
     models: &BTreeSet<String>,
+    tiers: &BTreeSet<String>,
     d: &mut Diagnostics<'_>,
 ) -> Option<VirtualKey> {
+    let tier_ok = match &raw.tier {
+        Some(t) if !tiers.contains(t) => {
+            d.at(&path.key("tier"), unknown("tier", t, tiers));
+            false
+        }
+        _ => true,
+    };
     let name = if raw.name.is_empty() {
         d.at(&path.key("name"), "a key name must not be empty");
         None
@@ -120,10 +129,15 @@ fn key(
             ok.then_some(Some(list))
         }
     };
+    if !tier_ok {
+        return None;
+    }
     Some(VirtualKey {
         name: name?,
         sha256: sha256?,
         models: allowed?,
+        tier: raw.tier,
+        team: raw.team,
     })
 }
 

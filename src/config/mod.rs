@@ -23,6 +23,7 @@ mod lines;
 mod models;
 mod path;
 mod providers;
+mod quota;
 mod raw;
 mod resilience;
 mod url;

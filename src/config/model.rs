@@ -26,6 +26,136 @@ pub struct Config {
     pub keys: Vec<VirtualKey>,
     /// Retries, fallback and the circuit breaker.
     pub resilience: Resilience,
+    /// `None` = no quotas (nothing is reserved, no `x-ratelimit-*` headers).
+    pub quota: Option<QuotaSettings>,
+    /// Public model name -> price, for `cost` limits.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// `quota:` - limits and where their counters live.
+#[derive(Debug, Clone)]
+pub struct QuotaSettings {
+    pub store: QuotaStoreSettings,
+    /// Limits applied to every request (each counted per its subject).
+    pub limits: Vec<Limit>,
+    /// Tier name -> the limits of keys in that tier.
+    pub tiers: BTreeMap<String, Vec<Limit>>,
+    /// Output tokens reserved when a request sets no `max_tokens`.
+    pub default_max_tokens: u64,
+    /// Reserve the output budget up front (true) or only the prompt estimate (false: output is
+    /// charged at settlement; requests are still rejected before the upstream when the prompt
+    /// alone does not fit).
+    pub reserve_output: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuotaStoreSettings {
+    /// Counters in this process (lost on restart, not shared).
+    Memory,
+    Redis(RedisSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    /// `redis://[user:pass@]host:port[/db]`; kept secret (may hold a password).
+    pub url: Secret,
+    /// What to do when Redis fails or does not answer within `timeout`.
+    pub on_error: OnStoreError,
+    pub timeout: Duration,
+    /// First part of every key (before the version and hash tag).
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Admit without counting.
+    Allow,
+    /// Reject with 503.
+    Deny,
+    /// Count in this process until Redis is back.
+    Local,
+}
+
+/// One limit: at most `amount` of `measure` per `window`, counted per value of `subject`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    /// Stable, bounded name (metrics label and part of the counter key): `<scope>.<index>`
+    /// unless configured.
+    pub name: String,
+    pub subject: Subject,
+    pub measure: Measure,
+    pub window: Window,
+    /// For `Cost`, micro-dollars.
+    pub amount: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One counter for everything.
+    Global,
+    Key,
+    Tier,
+    Team,
+    Model,
+    ClientIp,
+    /// The value of a request header (requests without it are not limited by this limit).
+    Header(http::HeaderName),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Requests,
+    InputTokens,
+    OutputTokens,
+    /// Input + output.
+    Tokens,
+    /// Micro-dollars, from `prices`.
+    Cost,
+}
+
+impl Measure {
+    /// The suffix of the `x-ratelimit-*-<name>` headers.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            Measure::Requests => "requests",
+            Measure::InputTokens => "input-tokens",
+            Measure::OutputTokens => "output-tokens",
+            Measure::Tokens => "tokens",
+            Measure::Cost => "cost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Window {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Window {
+    pub fn name(self) -> &'static str {
+        match self {
+            Window::Second => "second",
+            Window::Minute => "minute",
+            Window::Hour => "hour",
+            Window::Day => "day",
+            Window::Week => "week",
+            Window::Month => "month",
+            Window::Year => "year",
+        }
+    }
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
 }
 
 /// `resilience:` - how failed attempts are retried and when targets are kept out.
@@ -207,6 +337,10 @@ pub struct OpenAiProvider {
     pub timeouts: Timeouts,
     /// Active health check; `None` = none (the provider counts as healthy).
     pub health_check: Option<HealthCheck>,
+    /// Ask streams for usage with `stream_options.include_usage` (quotas and token metrics
+    /// need it). Off for servers that reject `stream_options` (e.g. Mistral's API): their
+    /// streams are then metered by counting the generated text.
+    pub stream_usage: bool,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.
@@ -309,6 +443,10 @@ pub struct VirtualKey {
     pub sha256: [u8; 32],
     /// `None` = every configured model.
     pub models: Option<Vec<String>>,
+    /// A tier of `quota.tiers`: its limits apply to this key.
+    pub tier: Option<String>,
+    /// Team name (for `subject: team` limits).
+    pub team: Option<String>,
 }
 
 /// A secret string whose Debug/Display never shows the value.

@@ -161,6 +161,7 @@ fn openai(
         headers: headers?,
         timeouts: timeouts?,
         health_check: health_check?,
+        stream_usage: raw.stream_usage.unwrap_or(true),
     })
 }
 

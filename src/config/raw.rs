@@ -23,6 +23,8 @@ pub(crate) const SECTIONS: &[&str] = &[
     "models",
     "keys",
     "resilience",
+    "quota",
+    "prices",
 ];
 
 /// Every provider `kind`.
@@ -69,7 +71,7 @@ pub(crate) struct RawTimeouts {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`"
+    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`"
 )]
 pub(crate) struct RawOpenAi {
     pub base_url: String,
@@ -78,6 +80,8 @@ pub(crate) struct RawOpenAi {
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
     pub health_check: Option<RawHealthCheck>,
+    /// Ask streams for usage (`stream_options.include_usage`); default true.
+    pub stream_usage: Option<bool>,
 }
 
 /// `providers.<name>.health_check`
@@ -176,7 +180,7 @@ pub(crate) struct RawTarget {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `name` and `key` or `key_sha256`, and `models`"
+    expecting = "a mapping with `name` and `key` or `key_sha256`, and `models`, `tier`, `team`"
 )]
 pub(crate) struct RawKey {
     pub name: String,
@@ -184,4 +188,7 @@ pub(crate) struct RawKey {
     pub key_sha256: Option<String>,
     /// Absent = every model.
     pub models: Option<Vec<String>>,
+    /// A tier of `quota.tiers`.
+    pub tier: Option<String>,
+    pub team: Option<String>,
 }

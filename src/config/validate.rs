@@ -18,7 +18,7 @@ use super::model::{AdminSettings, Config, NonEmpty, ServerSettings, Timeouts};
 use super::path::{key_text, YamlPath};
 use super::raw::{RawAdmin, RawServer, RawTimeouts, SECTIONS};
 use super::units::{duration_value, kind, size_value};
-use super::{keys, models, providers, resilience};
+use super::{keys, models, providers, quota, resilience};
 
 /// Facts about the machine and the moment, passed in so validation stays deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -103,8 +103,19 @@ pub(crate) fn validate(
         cx.host,
         d,
     );
-    let keys = keys::keys(section("keys"), &top.key("keys"), &models.declared, d);
     let resilience = resilience::resilience(section("resilience"), &top.key("resilience"), d);
+    let quota = quota::quota(section("quota"), &top.key("quota"), d);
+    let prices = quota::prices(section("prices"), &top.key("prices"), &models.declared, d);
+    // From the raw tree: a key naming a declared tier is not an error when the quota
+    // section has errors of its own (no cascade).
+    let tiers = quota::declared_tiers(section("quota"));
+    let keys = keys::keys(
+        section("keys"),
+        &top.key("keys"),
+        &models.declared,
+        &tiers,
+        d,
+    );
 
     if d.has_errors() {
         return None;
@@ -125,6 +136,8 @@ pub(crate) fn validate(
         models: models.valid,
         keys,
         resilience,
+        quota,
+        prices,
     })
 }
 

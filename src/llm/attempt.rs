@@ -27,6 +27,7 @@ use crate::config::{ModelGroup, OpenAiProvider, ProviderKind, Target, Timeouts};
 use crate::error::GatewayError;
 use crate::providers;
 use crate::upstream::{Exchange, UpstreamError};
+use crate::usage;
 
 /// Largest error body we keep to relay if this failure turns out to be the last one.
 const MAX_ERROR_BODY: usize = 1 << 20;
@@ -155,11 +156,28 @@ async fn attempt_once<'a>(
     deadline: Instant,
 ) -> Step {
     log.provider = &target.provider.name;
-    let body = request::with_model(req.body, req.head, &target.model);
+    // OpenAI sends no usage in streams unless asked; quotas and token metrics need the
+    // provider's numbers, so every stream asks (per target: some servers reject
+    // stream_options). Clients that did not ask get the extra chunk and `"usage":null` fields
+    // stripped by the meter.
+    let streams = matches!(req.route, Route::ChatCompletions | Route::Completions);
+    let injected = if streams && asks_stream_usage(target) {
+        usage::inject::include_usage(req.body, req.head)
+    } else {
+        None
+    };
+    if let Some(m) = log.meter.as_mut() {
+        m.set_strip(injected.is_some());
+    }
+    let (body, head) = match &injected {
+        Some((b, h)) => (b, h),
+        None => (req.body, req.head),
+    };
+    let body = request::with_model(body, head, &target.model);
     let p = match &target.provider.kind {
         ProviderKind::OpenAi(p) => p,
         ProviderKind::Mock(m) => {
-            let reply = match providers::mock::reply(m, req.route, req.head, &body, &target.model) {
+            let reply = match providers::mock::reply(m, req.route, head, &body, &target.model) {
                 Ok(r) => r,
                 Err(e) => return Step::Done(Err(e)),
             };
@@ -167,7 +185,7 @@ async fn attempt_once<'a>(
             return Step::Done(relay::play_mock(reply, ds, log).await);
         }
     };
-    let ex = match send(gw, p, req, body, deadline).await {
+    let ex = match send(gw, p, req.route, head, body, deadline).await {
         Ok(ex) => ex,
         Err(error) => {
             let outcome = Outcome::Failure { retry_after: None };
@@ -206,11 +224,12 @@ async fn attempt_once<'a>(
 async fn send(
     gw: &Gateway,
     p: &OpenAiProvider,
-    req: &Request<'_, '_>,
+    route: &Route,
+    head: &RequestHead,
     body: Bytes,
     deadline: Instant,
 ) -> Result<Exchange, UpstreamError> {
-    let upstream_req = providers::openai::build_request(p, req.route, req.head, body);
+    let upstream_req = providers::openai::build_request(p, route, head, body);
     let left = deadline.saturating_duration_since(Instant::now());
     let timeouts = Timeouts {
         total: p.timeouts.total.min(left.max(Duration::from_millis(1))),
@@ -263,4 +282,12 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
         "model {model}: breaker of {} is now {to} ({reason})",
         target.label()
     );
+}
+
+/// Whether requests to this target get `stream_options.include_usage` added.
+pub(crate) fn asks_stream_usage(target: &Target) -> bool {
+    match &target.provider.kind {
+        ProviderKind::OpenAi(p) => p.stream_usage,
+        ProviderKind::Mock(_) => true,
+    }
 }

@@ -84,6 +84,8 @@ mod tests {
             name: "a".into(),
             sha256: Sha256::digest(b"sk-a").into(),
             models: Some(vec!["demo".into()]),
+            tier: None,
+            team: None,
         }])
     }
 

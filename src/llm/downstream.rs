@@ -74,4 +74,8 @@ pub trait Downstream: Send {
     async fn write_body(&mut self, data: Bytes, end: bool) -> Result<(), ClientGone>;
     /// The connection must not be reused (e.g. the request body was not read to its end).
     fn close_after_response(&mut self);
+    /// The client's IP address (for `subject: client_ip` quotas), when known.
+    fn client_ip(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }

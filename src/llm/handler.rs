@@ -9,11 +9,17 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
+use http::{HeaderName, HeaderValue};
+
 use super::downstream::{Downstream, ResponseHead};
+use super::request::{BodyKind, RequestHead};
 use super::route::{self, Route, UNMATCHED_LABEL};
 use super::{attempt, auth, models, request, Gateway};
+use crate::config::{Target, VirtualKey};
 use crate::error::GatewayError;
-use crate::observe::metrics::{RequestRecord, NONE_LABEL};
+use crate::observe::metrics::{RequestRecord, TokenRecord, NONE_LABEL};
+use crate::quota::{Estimate, Facts, Ticket};
+use crate::usage::{self, meter::Meter};
 
 /// What a request did, for metrics (labels borrow from the config: bounded by construction).
 pub(crate) struct RequestLog<'a> {
@@ -25,6 +31,23 @@ pub(crate) struct RequestLog<'a> {
     pub ttfb: Option<Duration>,
     /// A response head went out: errors can no longer be sent as a response.
     pub head_sent: bool,
+    /// `x-ratelimit-*` headers of the quota check, sent on every response.
+    pub quota_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Usage of the response being relayed (fed by `relay`), when the request is metered.
+    pub meter: Option<Meter>,
+}
+
+impl RequestLog<'_> {
+    /// Adds the quota headers to `head`; they replace the provider's own `x-ratelimit-*`
+    /// (which describe the gateway's provider account, not the client's quota).
+    pub(crate) fn quota_headers_into(&self, head: &mut ResponseHead) {
+        if self.quota_headers.is_empty() {
+            return;
+        }
+        head.headers
+            .retain(|(k, _)| !k.as_str().starts_with("x-ratelimit-"));
+        head.headers.extend(self.quota_headers.iter().cloned());
+    }
 }
 
 /// Serves one request completely (response written, metrics recorded).
@@ -39,11 +62,13 @@ pub async fn serve(gw: &Gateway, ds: &mut dyn Downstream) {
         upstream_wait: Duration::ZERO,
         ttfb: None,
         head_sent: false,
+        quota_headers: Vec::new(),
+        meter: None,
     };
     if let Err(e) = dispatch(gw, ds, &mut log).await {
         log.status = e.status();
         if !log.head_sent && e != GatewayError::ClientClosed {
-            let _ = write_error(ds, &e).await;
+            let _ = write_error(ds, &e, &log).await;
         }
     }
     gw.metrics.request_finished(&RequestRecord {
@@ -94,6 +119,12 @@ async fn dispatch<'a>(
                 .ok_or_else(|| GatewayError::ModelNotFound(head.model.clone()))?;
             log.model = name;
             auth::authorize(&key, name)?;
+            // The estimate uses the preferred target's tokenizer; the attempt loop may end on
+            // another target, and settlement corrects with the real usage.
+            let preferred = group.targets.first();
+            let who = (ds.client_ip(), ds.headers());
+            let ticket =
+                meter_and_reserve(gw, who, log, &key, &body, &head, kind, preferred).await?;
             let req = attempt::Request {
                 route: &route,
                 head: &head,
@@ -101,8 +132,81 @@ async fn dispatch<'a>(
                 model: name,
                 group,
             };
-            attempt::serve(gw, ds, log, req).await
+            let result = attempt::serve(gw, ds, log, req).await;
+            settle(gw, log, &key, ticket).await;
+            result
         }
+    }
+}
+
+/// Estimates the prompt, sets up the usage meter and reserves the estimate against the
+/// quotas (429 when it does not fit).
+#[allow(clippy::too_many_arguments)]
+async fn meter_and_reserve(
+    gw: &Gateway,
+    (client_ip, headers): (Option<std::net::IpAddr>, &http::HeaderMap),
+    log: &mut RequestLog<'_>,
+    key: &VirtualKey,
+    body: &Bytes,
+    head: &RequestHead,
+    kind: BodyKind,
+    target: &Target,
+) -> Result<Ticket, GatewayError> {
+    let enc = usage::tokens::for_model(&target.model);
+    let prompt = usage::prompt::estimate_async(body.clone(), kind, enc).await;
+    // Streams are asked for usage (see call_target); hide it when the client did not.
+    let injected = head.stream
+        && !head.include_usage
+        && kind != BodyKind::Embedding
+        && attempt::asks_stream_usage(target);
+    log.meter = Some(Meter::new(enc, prompt, injected));
+    let Some(q) = &gw.quotas else {
+        return Ok(Ticket::default());
+    };
+    let facts = Facts {
+        key,
+        model: log.model,
+        client_ip,
+        headers,
+    };
+    let output = match kind {
+        // Embeddings generate no tokens.
+        BodyKind::Embedding => 0,
+        BodyKind::Chat | BodyKind::Completion => q.output_reserve(head.max_tokens),
+    };
+    let est = Estimate { prompt, output };
+    match q.reserve(&facts, est).await {
+        Ok((ticket, headers)) => {
+            log.quota_headers = headers;
+            Ok(ticket)
+        }
+        Err((e, headers)) => {
+            log.quota_headers = headers;
+            Err(e)
+        }
+    }
+}
+
+/// Records the tokens used and settles the reservation, whatever happened to the response
+/// (a client that left mid-stream is billed for what was generated until then).
+async fn settle(gw: &Gateway, log: &RequestLog<'_>, key: &VirtualKey, ticket: Ticket) {
+    let Some(meter) = &log.meter else {
+        return;
+    };
+    let used = meter.usage();
+    gw.metrics.tokens(&TokenRecord {
+        model: log.model,
+        provider: log.provider,
+        key: &key.name,
+        input: used.input,
+        output: used.output,
+        source: match used.source {
+            usage::Source::Provider => "provider",
+            usage::Source::Counted => "counted",
+        },
+    });
+    if let Some(q) = &gw.quotas {
+        q.settle(ticket, used).await;
     }
 }
 
@@ -150,7 +254,9 @@ pub(crate) async fn write_json(
 ) -> Result<(), GatewayError> {
     log.status = status;
     log.head_sent = true;
-    ds.write_head(ResponseHead::json(status, body.len()))
+    let mut head = ResponseHead::json(status, body.len());
+    log.quota_headers_into(&mut head);
+    ds.write_head(head)
         .await
         .map_err(|_| GatewayError::ClientClosed)?;
     ds.write_body(body, true)
@@ -158,17 +264,27 @@ pub(crate) async fn write_json(
         .map_err(|_| GatewayError::ClientClosed)
 }
 
-async fn write_error(ds: &mut dyn Downstream, e: &GatewayError) -> Result<(), ()> {
+async fn write_error(
+    ds: &mut dyn Downstream,
+    e: &GatewayError,
+    log: &RequestLog<'_>,
+) -> Result<(), ()> {
     let body = e.body();
     let mut head = ResponseHead::json(e.status(), body.len());
-    if let GatewayError::MethodNotAllowed { allow, .. } = e {
-        head.headers
-            .push((http::header::ALLOW, http::HeaderValue::from_static(allow)));
+    match e {
+        GatewayError::MethodNotAllowed { allow, .. } => head
+            .headers
+            .push((http::header::ALLOW, http::HeaderValue::from_static(allow))),
+        GatewayError::QuotaExceeded { retry_after, .. } => head
+            .headers
+            .push((http::header::RETRY_AFTER, HeaderValue::from(*retry_after))),
+        _ => {}
     }
     if let Some(secs) = e.retry_after() {
         head.headers
             .push((http::header::RETRY_AFTER, http::HeaderValue::from(secs)));
     }
+    log.quota_headers_into(&mut head);
     ds.write_head(head).await.map_err(|_| ())?;
     ds.write_body(body, true).await.map_err(|_| ())
 }

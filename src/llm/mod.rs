@@ -21,8 +21,9 @@ pub mod route;
 use std::sync::Arc;
 
 use crate::balance::Balancer;
-use crate::config::Config;
+use crate::config::{Config, QuotaStoreSettings};
 use crate::observe::Metrics;
+use crate::quota::{store::system_clock, MemoryStore, QuotaStore, Quotas};
 use crate::upstream::UpstreamClient;
 
 pub use downstream::{ClientGone, Downstream, ResponseHead};
@@ -36,10 +37,12 @@ pub struct Gateway {
     pub upstream: Arc<UpstreamClient>,
     /// Per-group target selection, breakers and health verdicts.
     pub balancer: Arc<Balancer>,
+    /// `None` when no `quota:` is configured.
+    pub quotas: Option<Arc<Quotas>>,
 }
 
 impl Gateway {
-    /// Fails when the upstream TLS trust store cannot be loaded.
+    /// Fails when the upstream TLS trust store cannot be loaded or the Redis URL is invalid.
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
         // Seeds only spread picks differently per process; they need not be unpredictable.
         let seed = std::time::SystemTime::now()
@@ -52,8 +55,28 @@ impl Gateway {
                 metrics.breaker_init(name, &t.label());
             }
         }
+        // ~100 ms per encoding: paid here, not by the first request.
+        crate::usage::tokens::warm_up();
+        let quotas = match &config.quota {
+            None => None,
+            Some(q) => {
+                let store: Arc<dyn QuotaStore> = match &q.store {
+                    QuotaStoreSettings::Memory => Arc::new(MemoryStore::new(system_clock())),
+                    QuotaStoreSettings::Redis(r) => Arc::new(
+                        crate::quota::redis::RedisStore::connect(r.url.expose(), r.timeout)?,
+                    ),
+                };
+                Some(Arc::new(Quotas::new(
+                    q.clone(),
+                    config.prices.clone(),
+                    store,
+                    Arc::clone(&metrics),
+                )))
+            }
+        };
         Ok(Gateway {
             balancer,
+            quotas,
             keys: auth::KeyStore::new(&config.keys),
             upstream: Arc::new(UpstreamClient::new(128)?),
             config,

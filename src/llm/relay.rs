@@ -121,6 +121,12 @@ async fn relay_whole(
         body_len: Some(body.len()),
     };
     head.headers.extend(forwarded(ex.headers()));
+    log.quota_headers_into(&mut head);
+    if (200..300).contains(&status) {
+        if let Some(m) = log.meter.as_mut() {
+            m.on_body(&body);
+        }
+    }
     log.status = status;
     log.head_sent = true;
     ds.write_head(head)
@@ -138,6 +144,7 @@ async fn relay_events(
 ) -> Result<(), GatewayError> {
     let mut head = ResponseHead::event_stream();
     head.headers.extend(forwarded(ex.headers()));
+    log.quota_headers_into(&mut head);
     log.status = 200;
     log.head_sent = true;
     ds.write_head(head)
@@ -164,6 +171,9 @@ async fn relay_events(
             }
         };
         for ev in events {
+            let Some(ev) = metered(log, ev) else {
+                continue;
+            };
             if ds.write_body(ev, false).await.is_err() {
                 // The client left: stop the generation upstream too.
                 ex.abandon().await;
@@ -174,13 +184,23 @@ async fn relay_events(
     if let Some(mut rest) = decoder.finish().map(|b| b.to_vec()) {
         // An unterminated last event: terminate it so the client's parser emits it.
         rest.extend_from_slice(b"\n\n");
-        ds.write_body(Bytes::from(rest), false)
-            .await
-            .map_err(|_| GatewayError::ClientClosed)?;
+        if let Some(ev) = metered(log, Bytes::from(rest)) {
+            ds.write_body(ev, false)
+                .await
+                .map_err(|_| GatewayError::ClientClosed)?;
+        }
     }
     ds.write_body(Bytes::new(), true)
         .await
         .map_err(|_| GatewayError::ClientClosed)
+}
+
+/// Feeds an event to the usage meter; `None` when it must not reach the client.
+fn metered(log: &mut RequestLog<'_>, ev: Bytes) -> Option<Bytes> {
+    match log.meter.as_mut() {
+        Some(m) => m.on_event(ev),
+        None => Some(ev),
+    }
 }
 
 /// Ends a started stream with an OpenAI-style error event (the SDKs raise on it), then closes
@@ -203,17 +223,27 @@ pub(crate) async fn play_mock(
     }
     log.ttfb = Some(reply.latency);
     match reply.body {
-        MockBody::Json(body) => super::handler::write_json(ds, log, 200, body).await,
+        MockBody::Json(body) => {
+            if let Some(m) = log.meter.as_mut() {
+                m.on_body(&body);
+            }
+            super::handler::write_json(ds, log, 200, body).await
+        }
         MockBody::Events { events, interval } => {
             log.status = 200;
             log.head_sent = true;
-            ds.write_head(ResponseHead::event_stream())
+            let mut head = ResponseHead::event_stream();
+            log.quota_headers_into(&mut head);
+            ds.write_head(head)
                 .await
                 .map_err(|_| GatewayError::ClientClosed)?;
             for (i, ev) in events.into_iter().enumerate() {
                 if i > 0 && !interval.is_zero() {
                     tokio::time::sleep(interval).await;
                 }
+                let Some(ev) = metered(log, ev) else {
+                    continue;
+                };
                 ds.write_body(ev, false)
                     .await
                     .map_err(|_| GatewayError::ClientClosed)?;

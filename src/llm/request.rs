@@ -31,6 +31,8 @@ pub struct RequestHead {
     pub include_usage: bool,
     /// `max_completion_tokens`, else `max_tokens`.
     pub max_tokens: Option<u64>,
+    /// Byte range of the `stream_options` value, when present (for the usage injection).
+    pub stream_options_span: Option<Range<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -44,13 +46,15 @@ struct Head<'a> {
     #[serde(borrow)]
     input: Option<&'a RawValue>,
     stream: Option<bool>,
-    stream_options: Option<StreamOptions>,
+    #[serde(borrow)]
+    stream_options: Option<&'a RawValue>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct StreamOptions {
+    #[serde(default)]
     include_usage: Option<bool>,
 }
 
@@ -84,17 +88,26 @@ pub fn parse(body: &[u8], kind: BodyKind) -> Result<RequestHead, GatewayError> {
         BodyKind::Embedding => require_present(head.input, "input")?,
     }
     let stream = head.stream.unwrap_or(false);
-    let include_usage = stream
-        && head
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
+    let options: Option<StreamOptions> = match head.stream_options {
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|_| GatewayError::InvalidParameter {
+                param: "stream_options",
+                message: "expected an object with a boolean `include_usage`".into(),
+            })?
+        }
+        None => None,
+    };
+    let include_usage = stream && options.and_then(|o| o.include_usage).unwrap_or(false);
     Ok(RequestHead {
         model,
         model_span: span_of(text, raw_model.get()),
         stream,
         include_usage,
         max_tokens: head.max_completion_tokens.or(head.max_tokens),
+        stream_options_span: head
+            .stream_options
+            .filter(|r| r.get() != "null")
+            .map(|r| span_of(text, r.get())),
     })
 }
 

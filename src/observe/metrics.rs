@@ -23,6 +23,12 @@ pub struct Metrics {
     overhead: HistogramVec,
     in_flight: IntGauge,
     resilience: ResilienceMetrics,
+    tokens: IntCounterVec,
+    quota_reservations: IntCounterVec,
+    quota_rejections: IntCounterVec,
+    quota_settlements: IntCounterVec,
+    quota_store_latency: HistogramVec,
+    quota_store_errors: IntCounterVec,
 }
 
 /// Balancing and resilience metrics. Labels: `model` = configured group name, `target` =
@@ -82,6 +88,18 @@ impl ResilienceMetrics {
             )?,
         })
     }
+}
+
+/// Token counts of one finished request.
+pub struct TokenRecord<'a> {
+    pub model: &'a str,
+    pub provider: &'a str,
+    /// The virtual key's configured name.
+    pub key: &'a str,
+    pub input: u64,
+    pub output: u64,
+    /// "provider" (reported usage) or "counted" (our tokenizer).
+    pub source: &'static str,
 }
 
 /// Buckets for whole-request and TTFB durations (LLM calls run from ms to minutes).
@@ -145,6 +163,59 @@ impl Metrics {
             "tollgate_in_flight_requests",
             "Requests currently being served.",
         )?;
+        let tokens = IntCounterVec::new(
+            Opts::new(
+                "tollgate_tokens_total",
+                "Tokens by type (input/output), model, provider, key and source (provider-reported or counted).",
+            ),
+            &["model", "provider", "key", "type", "source"],
+        )?;
+        let quota_reservations = IntCounterVec::new(
+            Opts::new(
+                "tollgate_quota_reservations_total",
+                "Quota reservations by result.",
+            ),
+            &["result"],
+        )?;
+        let quota_rejections = IntCounterVec::new(
+            Opts::new(
+                "tollgate_quota_rejections_total",
+                "Requests rejected by quota, by the limit that rejected them.",
+            ),
+            &["limit"],
+        )?;
+        let quota_settlements = IntCounterVec::new(
+            Opts::new(
+                "tollgate_quota_settlements_total",
+                "Quota settlements by outcome (exact, adjusted, failed).",
+            ),
+            &["outcome"],
+        )?;
+        let quota_store_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_quota_store_duration_seconds",
+                "Quota store call duration.",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+            &["store", "op"],
+        )?;
+        let quota_store_errors = IntCounterVec::new(
+            Opts::new(
+                "tollgate_quota_store_errors_total",
+                "Failed or timed-out quota store calls, by operation and the policy applied.",
+            ),
+            &["op", "policy"],
+        )?;
+        for c in [
+            &tokens,
+            &quota_reservations,
+            &quota_rejections,
+            &quota_settlements,
+            &quota_store_errors,
+        ] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(quota_store_latency.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(ttfb.clone()))?;
@@ -159,7 +230,46 @@ impl Metrics {
             ttfb,
             overhead,
             in_flight,
+            tokens,
+            quota_reservations,
+            quota_rejections,
+            quota_settlements,
+            quota_store_latency,
+            quota_store_errors,
         })
+    }
+
+    pub fn tokens(&self, t: &TokenRecord<'_>) {
+        for (kind, n) in [("input", t.input), ("output", t.output)] {
+            self.tokens
+                .with_label_values(&[t.model, t.provider, t.key, kind, t.source])
+                .inc_by(n);
+        }
+    }
+
+    pub fn quota_reservation(&self, result: &str) {
+        self.quota_reservations.with_label_values(&[result]).inc();
+    }
+
+    /// `limit` is a configured limit name (bounded).
+    pub fn quota_rejection(&self, limit: &str) {
+        self.quota_rejections.with_label_values(&[limit]).inc();
+    }
+
+    pub fn quota_settlement(&self, outcome: &str) {
+        self.quota_settlements.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn quota_store_latency(&self, store: &str, op: &str, d: Duration) {
+        self.quota_store_latency
+            .with_label_values(&[store, op])
+            .observe(d.as_secs_f64());
+    }
+
+    pub fn quota_store_error(&self, op: &str, policy: &str) {
+        self.quota_store_errors
+            .with_label_values(&[op, policy])
+            .inc();
     }
 
     pub fn request_started(&self) {

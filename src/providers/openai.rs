@@ -78,6 +78,7 @@ mod tests {
             )],
             timeouts: Timeouts::default(),
             health_check: None,
+            stream_usage: true,
         };
         let head = RequestHead {
             model: "m".into(),
@@ -85,6 +86,7 @@ mod tests {
             stream: true,
             include_usage: false,
             max_tokens: None,
+            stream_options_span: None,
         };
         let r = build_request(
             &p,

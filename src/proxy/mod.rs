@@ -88,6 +88,13 @@ impl Downstream for PingoraDownstream<'_> {
         &self.session.req_header().headers
     }
 
+    fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+    }
+
     async fn read_body(&mut self) -> std::result::Result<Option<Bytes>, ClientGone> {
         self.session
             .read_request_body()

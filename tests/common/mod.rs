@@ -5,6 +5,8 @@
 //! finish and a Python script that hangs all fail the test with what they printed.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

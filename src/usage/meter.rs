@@ -1,0 +1,190 @@
+//! Per-response usage: provider-reported usage when present, else our count of the
+//! generated text; and the filter that hides the usage we asked for on the client's behalf.
+//!
+//! Owns: reading `usage` from OpenAI-shaped JSON bodies and SSE chunks (the last non-null
+//! one wins; providers that repeat usage report cumulative values, so never sum), collecting
+//! completion text (content, refusal, tool-call name/arguments, legacy `text`) to count when
+//! no usage arrives, and dropping the injected usage chunk / `"usage":null` fields.
+//! Must not: do I/O or decide admission. Works on whatever prefix of the stream arrived, so a
+//! client that leaves mid-stream is billed for what was generated until then.
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+
+use super::tokens::Encoder;
+use super::{Source, Usage};
+use crate::sse;
+
+/// Collected text is counted and dropped past this size, so memory stays bounded.
+const TEXT_FLUSH: usize = 64 * 1024;
+
+/// Accounts one response.
+pub struct Meter {
+    enc: Encoder,
+    prompt_estimate: u64,
+    /// We injected `include_usage`, the client did not ask: hide the usage from it.
+    strip: bool,
+    provider: Option<WireUsage>,
+    text: String,
+    counted: u64,
+    /// A successful answer arrived (a 2xx body or a stream event). Without one nothing is
+    /// billed: providers do not charge for refused or failed requests.
+    answered: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct Chunk {
+    choices: Option<Vec<Choice>>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    delta: Option<Message>,
+    message: Option<Message>,
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    content: Option<String>,
+    refusal: Option<String>,
+    tool_calls: Option<Vec<ToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall {
+    function: Option<Function>,
+}
+
+#[derive(Deserialize)]
+struct Function {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct WireUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+impl Meter {
+    pub fn new(enc: Encoder, prompt_estimate: u64, strip: bool) -> Self {
+        Meter {
+            enc,
+            prompt_estimate,
+            strip,
+            provider: None,
+            text: String::new(),
+            counted: 0,
+            answered: false,
+        }
+    }
+
+    /// Whether the provider's usage chunk must be hidden from the client (the gateway asked
+    /// for it, the client did not); decided per attempt, as targets differ.
+    pub fn set_strip(&mut self, strip: bool) {
+        self.strip = strip;
+    }
+
+    /// Reads a whole (non-streamed) JSON response.
+    pub fn on_body(&mut self, body: &[u8]) {
+        self.answered = true;
+        if let Ok(c) = serde_json::from_slice::<Chunk>(body) {
+            self.take(c);
+        }
+    }
+
+    /// Reads one raw SSE event; returns the bytes to forward, `None` to drop the event.
+    pub fn on_event(&mut self, event: Bytes) -> Option<Bytes> {
+        self.answered = true;
+        let Some(data) = sse::data_of(&event) else {
+            return Some(event);
+        };
+        let Ok(chunk) = serde_json::from_str::<Chunk>(&data) else {
+            return Some(event);
+        };
+        let usage_only =
+            chunk.usage.is_some() && chunk.choices.as_ref().is_some_and(|c| c.is_empty());
+        self.take(chunk);
+        if !self.strip {
+            Some(event)
+        } else if usage_only {
+            None
+        } else {
+            Some(strip_usage_null(event))
+        }
+    }
+
+    fn take(&mut self, c: Chunk) {
+        if let Some(u) = c.usage {
+            self.provider = Some(u);
+        }
+        for choice in c.choices.into_iter().flatten() {
+            if let Some(t) = &choice.text {
+                self.push(t);
+            }
+            for m in [choice.delta, choice.message].into_iter().flatten() {
+                for t in [m.content, m.refusal].into_iter().flatten() {
+                    self.push(&t);
+                }
+                for call in m.tool_calls.into_iter().flatten() {
+                    if let Some(f) = call.function {
+                        for t in [f.name, f.arguments].into_iter().flatten() {
+                            self.push(&t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, t: &str) {
+        self.text.push_str(t);
+        if self.text.len() > TEXT_FLUSH {
+            self.counted += self.enc.count(&self.text);
+            self.text.clear();
+        }
+    }
+
+    /// The usage so far: the provider's when it reported any, else our counts.
+    pub fn usage(&self) -> Usage {
+        if !self.answered {
+            return Usage::default();
+        }
+        match self.provider {
+            Some(u) => Usage {
+                input: u.prompt_tokens.unwrap_or(self.prompt_estimate),
+                output: u.completion_tokens.unwrap_or(0),
+                source: Source::Provider,
+            },
+            None => Usage {
+                input: self.prompt_estimate,
+                output: self.counted + self.enc.count(&self.text),
+                source: Source::Counted,
+            },
+        }
+    }
+}
+
+/// Removes the `"usage":null` member OpenAI adds to every chunk once `include_usage` is on.
+fn strip_usage_null(event: Bytes) -> Bytes {
+    const WITH_COMMA_BEFORE: &[u8] = b",\"usage\":null";
+    const WITH_COMMA_AFTER: &[u8] = b"\"usage\":null,";
+    let (at, len) = match memchr::memmem::find(&event, WITH_COMMA_BEFORE) {
+        Some(at) => (at, WITH_COMMA_BEFORE.len()),
+        None => match memchr::memmem::find(&event, WITH_COMMA_AFTER) {
+            Some(at) => (at, WITH_COMMA_AFTER.len()),
+            None => return event,
+        },
+    };
+    let mut out = BytesMut::with_capacity(event.len() - len);
+    out.extend_from_slice(&event[..at]);
+    out.extend_from_slice(&event[at + len..]);
+    out.freeze()
+}
+
+#[cfg(test)]
+#[path = "meter_tests.rs"]
+mod tests;

@@ -1,0 +1,115 @@
+use super::*;
+use crate::usage::tokens::for_model;
+
+const WITH_USAGE: &str = concat!(
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\"}}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+    "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7,\"total_tokens\":19}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+/// Feeds `stream` split at `at` through the SSE decoder and a meter.
+fn run(stream: &str, at: usize, strip: bool) -> (Usage, String) {
+    let mut dec = sse::Decoder::default();
+    let mut m = Meter::new(for_model("gpt-4o"), 5, strip);
+    let mut out = Vec::new();
+    for part in [&stream.as_bytes()[..at], &stream.as_bytes()[at..]] {
+        for ev in dec.push(part).unwrap() {
+            if let Some(b) = m.on_event(ev) {
+                out.extend_from_slice(&b);
+            }
+        }
+    }
+    (m.usage(), String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn provider_usage_wins_at_every_split() {
+    for at in 0..=WITH_USAGE.len() {
+        let (u, out) = run(WITH_USAGE, at, false);
+        assert_eq!(
+            (u.input, u.output, u.source),
+            (12, 7, Source::Provider),
+            "split {at}"
+        );
+        assert_eq!(out, WITH_USAGE);
+    }
+}
+
+#[test]
+fn injected_usage_is_hidden_at_every_split() {
+    for at in 0..=WITH_USAGE.len() {
+        let (u, out) = run(WITH_USAGE, at, true);
+        assert_eq!((u.input, u.output), (12, 7), "split {at}");
+        assert!(!out.contains("usage"), "{out}");
+        assert!(!out.contains("\"choices\":[]"));
+        assert!(out.ends_with("data: [DONE]\n\n"));
+        assert_eq!(out.matches("data: ").count(), 5);
+    }
+}
+
+#[test]
+fn counts_the_output_when_no_usage_arrives() {
+    let no_usage: String = WITH_USAGE
+        .split_inclusive("\n\n")
+        .filter(|e| !e.contains("prompt_tokens"))
+        .collect();
+    for at in 0..=no_usage.len() {
+        let (u, _) = run(&no_usage, at, false);
+        // "Hello theref{\"a\":1}" is 8 tokens on o200k; input is the prompt estimate.
+        assert_eq!(
+            (u.input, u.output, u.source),
+            (5, 8, Source::Counted),
+            "split {at}"
+        );
+    }
+}
+
+#[test]
+fn a_cut_stream_is_billed_for_what_arrived() {
+    let cut = &WITH_USAGE[..WITH_USAGE.find("tool_calls").unwrap()];
+    let (u, _) = run(cut, 0, false);
+    assert_eq!((u.input, u.output), (5, 2));
+}
+
+#[test]
+fn whole_bodies() {
+    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    m.on_body(br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#);
+    assert_eq!((m.usage().input, m.usage().output), (3, 1));
+    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    m.on_body(br#"{"choices":[{"text":"hello world"}]}"#);
+    assert_eq!((m.usage().input, m.usage().output), (9, 2));
+    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    m.on_body(br#"{"data":[],"usage":{"prompt_tokens":4,"total_tokens":4}}"#);
+    assert_eq!((m.usage().input, m.usage().output), (4, 0));
+}
+
+#[test]
+fn nothing_is_billed_without_an_answer() {
+    let m = Meter::new(for_model("gpt-4o"), 9, false);
+    assert_eq!(m.usage(), Usage::default());
+}
+
+/// vLLM `continuous_usage_stats`: usage on every chunk, cumulative; the last one wins.
+const CUMULATIVE: &str = concat!(
+    "data: {\"choices\":[{\"index\":0,\"text\":\"Hel\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\r\n\r\n",
+    "data: {\"choices\":[{\"index\":0,\"text\":\"lo\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\r\n\r\n",
+    ": keep-alive comment\r\n\r\n",
+    "data: [DONE]\r\n\r\n",
+);
+
+#[test]
+fn cumulative_usage_last_wins_at_every_split() {
+    for at in 0..=CUMULATIVE.len() {
+        let (u, out) = run(CUMULATIVE, at, false);
+        assert_eq!(
+            (u.input, u.output, u.source),
+            (4, 2, Source::Provider),
+            "split {at}"
+        );
+        assert_eq!(out, CUMULATIVE);
+    }
+}
