@@ -9,6 +9,8 @@
 //!   model group, target, relay).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
+//! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
+//!   diagnostics); serving nginx configs is not built yet.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
 //! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.
 //! - [`error`]: the client-facing error type and its one status/type/code mapping.
@@ -24,6 +26,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod llm;
+pub mod nginx;
 pub mod observe;
 pub mod providers;
 pub mod proxy;

@@ -1,0 +1,423 @@
+//! The checks nginx's directive handlers make while reading a configuration, for the
+//! directives tollgate checks (everything else is accepted once `directives` let it through).
+//!
+//! Owns: per-block state (which scalars were already set, which zones a `limit_req` used,
+//! which locations a server has), the context a block directive opens, and nginx's own
+//! wording for: duplicates (`ngx_conf_set_*_slot` and the handlers that refuse a repeat),
+//! `on`/`off`, numbers, sizes and times, `location` modifiers and nesting, duplicate
+//! locations, `root`/`alias`, `upstream` (duplicates, empty groups), `return` codes,
+//! `rewrite` flags, `map` entries and the missing `events` section. It must not read files
+//! or know about the CLI; and what it does not check is listed in the README, not guessed.
+
+use std::collections::HashSet;
+
+use super::diag::{Diag, Location};
+use super::directives::{Cmd, Context, Setter};
+use super::parser::Directive;
+use super::units;
+
+/// The handler that reads a block's lines itself (nginx's `cf->handler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryHandler {
+    Map,
+    Types,
+    Geo,
+    SplitClients,
+    CharsetMap,
+}
+
+impl EntryHandler {
+    /// Whether the handler treats `include` as an include (the others take it as a key).
+    pub fn takes_include(self) -> bool {
+        matches!(
+            self,
+            EntryHandler::Map | EntryHandler::Types | EntryHandler::Geo
+        )
+    }
+}
+
+/// What a block contains: directives dispatched through the table, or handler entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    Directives,
+    Entries(EntryHandler),
+}
+
+/// A location as nginx's `ngx_http_core_location` classifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Loc {
+    name: String,
+    exact: bool,
+    regex: bool,
+    named: bool,
+    /// Where nginx reports a duplicate of it: its file and the line of its `{`.
+    path: String,
+    line: usize,
+    children: Vec<Loc>,
+}
+
+/// The state of one block being read.
+#[derive(Debug)]
+pub struct Frame {
+    pub context: Context,
+    pub kind: BlockKind,
+    pub directives: Vec<Directive>,
+    /// Scalar directives already set in this block.
+    seen: HashSet<String>,
+    /// (directive, zone) pairs of `limit_req`/`limit_conn`.
+    zones: HashSet<(String, String)>,
+    /// `Some(is_alias)` once `root` or `alias` was set.
+    root: Option<bool>,
+    /// The location this block is, when it is one.
+    location: Option<Loc>,
+    /// Locations defined directly in this block.
+    locations: Vec<Loc>,
+}
+
+impl Frame {
+    /// An empty block of `kind` in `context`.
+    pub fn new(context: Context, kind: BlockKind) -> Self {
+        Frame {
+            context,
+            kind,
+            directives: Vec::new(),
+            seen: HashSet::new(),
+            zones: HashSet::new(),
+            root: None,
+            location: None,
+            locations: Vec::new(),
+        }
+    }
+}
+
+/// State that spans the whole configuration.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Path of the file being read (for diagnostics that nginx attaches to a location's own
+    /// place, reported later).
+    pub current_file: String,
+    events: bool,
+    upstreams: Vec<String>,
+    /// Each server's locations, in order (checked when `http` ends).
+    servers: Vec<Vec<Loc>>,
+}
+
+/// Directives whose handler refuses a repeat only in some cases tollgate handles apart (or
+/// not at all): the generated table marks them "duplicate-checking" because their source
+/// contains `"is duplicate"`.
+const CONDITIONAL_DUPLICATES: &[&str] = &[
+    "limit_req",
+    "limit_conn",
+    "proxy_redirect",
+    "proxy_cookie_domain",
+    "proxy_cookie_path",
+    "proxy_cookie_flags",
+    "mirror",
+    "http2_push",
+    "root",
+    "alias",
+];
+
+/// Checks one dispatched directive; returns the block frame it opens, if any.
+pub fn directive(
+    cmd: &Cmd,
+    d: &Directive,
+    line: usize,
+    frame: &mut Frame,
+    state: &mut State,
+) -> Result<Option<Frame>, Diag> {
+    check_duplicate(cmd, d, line, frame)?;
+    check_value(cmd, d, line)?;
+    match d.name.as_str() {
+        "events" => state.events = true,
+        "root" | "alias" => check_root(d, line, frame)?,
+        "limit_req" | "limit_conn" => check_zone(d, line, frame)?,
+        "return" => check_return(d, line)?,
+        "rewrite" => check_rewrite(d, line)?,
+        "upstream" => check_upstream(d, line, state)?,
+        _ => {}
+    }
+    open_block(d, line, frame, state)
+}
+
+/// Checks a block once its `}` was read (`line` is the line of that `}`).
+pub fn end_block(
+    parent: &mut Frame,
+    d: &Directive,
+    child: &Frame,
+    line: usize,
+    state: &mut State,
+) -> Result<(), Diag> {
+    match (d.name.as_str(), child.context) {
+        ("location", _) => {
+            if let Some(mut loc) = child.location.clone() {
+                loc.children = child.locations.clone();
+                parent.locations.push(loc);
+            }
+        }
+        ("server", Context::Server) => state.servers.push(child.locations.clone()),
+        ("http", _) => {
+            for server in &state.servers {
+                check_duplicate_locations(server)?;
+            }
+        }
+        ("upstream", _) if !child.directives.iter().any(|c| c.name == "server") => {
+            return Err(Diag::at("no servers are inside upstream", line));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks one line of a handler-read block.
+pub fn entry(handler: EntryHandler, d: &Directive, line: usize) -> Result<(), Diag> {
+    if handler == EntryHandler::Map {
+        let flag = d.args.is_empty() && (d.name == "hostnames" || d.name == "volatile");
+        if !flag && d.args.len() != 1 {
+            return Err(Diag::at("invalid number of the map parameters", line));
+        }
+    }
+    Ok(())
+}
+
+/// nginx's checks after the whole configuration was read.
+pub fn end_of_config(state: &State) -> Result<(), Diag> {
+    if !state.events {
+        return Err(Diag::nowhere("no \"events\" section in configuration"));
+    }
+    Ok(())
+}
+
+fn check_duplicate(cmd: &Cmd, d: &Directive, line: usize, frame: &mut Frame) -> Result<(), Diag> {
+    let checks = match cmd.setter {
+        Setter::Custom | Setter::Bitmask => false,
+        Setter::CustomDup => !CONDITIONAL_DUPLICATES.contains(&cmd.name),
+        _ => true,
+    };
+    if checks && !frame.seen.insert(d.name.clone()) {
+        return Err(Diag::directive(&d.name, "is duplicate", line));
+    }
+    Ok(())
+}
+
+/// The value checks of nginx's standard setters.
+fn check_value(cmd: &Cmd, d: &Directive, line: usize) -> Result<(), Diag> {
+    let arg = |i: usize| d.args.get(i).map_or("", |w| w.text.as_str());
+    let invalid = |reason: &str| Err(Diag::directive(&d.name, reason, line));
+    match cmd.setter {
+        Setter::Flag
+            if !arg(0).eq_ignore_ascii_case("on") && !arg(0).eq_ignore_ascii_case("off") =>
+        {
+            Err(Diag::at(
+                format!(
+                    "invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                    arg(0),
+                    d.name
+                ),
+                line,
+            ))
+        }
+        Setter::Num if units::atoi(arg(0)).is_none() => invalid("invalid number"),
+        Setter::Size if units::parse_size(arg(0)).is_none() => invalid("invalid value"),
+        Setter::Off if units::parse_offset(arg(0)).is_none() => invalid("invalid value"),
+        Setter::Msec if units::parse_time(arg(0), false).is_none() => invalid("invalid value"),
+        Setter::Sec if units::parse_time(arg(0), true).is_none() => invalid("invalid value"),
+        Setter::Bufs if units::atoi(arg(0)).is_none() || units::parse_size(arg(1)).is_none() => {
+            invalid("invalid value")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `root` and `alias` share one slot (`ngx_http_core_root`).
+fn check_root(d: &Directive, line: usize, frame: &mut Frame) -> Result<(), Diag> {
+    let alias = d.name == "alias";
+    match frame.root {
+        Some(prev) if prev == alias => Err(Diag::directive(&d.name, "is duplicate", line)),
+        Some(prev) => Err(Diag::at(
+            format!(
+                "\"{}\" directive is duplicate, \"{}\" directive was specified earlier",
+                d.name,
+                if prev { "alias" } else { "root" }
+            ),
+            line,
+        )),
+        None => {
+            frame.root = Some(alias);
+            Ok(())
+        }
+    }
+}
+
+/// `limit_req zone=z ...` / `limit_conn z N`: the same zone twice in one block.
+fn check_zone(d: &Directive, line: usize, frame: &mut Frame) -> Result<(), Diag> {
+    let zone = if d.name == "limit_req" {
+        d.args
+            .iter()
+            .find_map(|w| w.text.strip_prefix("zone="))
+            .unwrap_or("")
+    } else {
+        d.args.first().map_or("", |w| w.text.as_str())
+    };
+    if !frame.zones.insert((d.name.clone(), zone.to_owned())) {
+        return Err(Diag::directive(&d.name, "is duplicate", line));
+    }
+    Ok(())
+}
+
+/// `ngx_http_rewrite_return`: a status code up to 999, or (alone) a redirect URL.
+fn check_return(d: &Directive, line: usize) -> Result<(), Diag> {
+    let first = d.args.first().map_or("", |w| w.text.as_str());
+    let ok = match units::atoi(first) {
+        Some(code) => code <= 999,
+        None => {
+            d.args.len() == 1
+                && ["http://", "https://", "$scheme"]
+                    .iter()
+                    .any(|p| first.starts_with(p))
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Diag::at(format!("invalid return code \"{first}\""), line))
+}
+
+/// `rewrite regex replacement [flag]`.
+fn check_rewrite(d: &Directive, line: usize) -> Result<(), Diag> {
+    match d.args.get(2) {
+        Some(w) if !["last", "break", "redirect", "permanent"].contains(&w.text.as_str()) => {
+            Err(Diag::at(format!("invalid parameter \"{}\"", w.text), line))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `upstream NAME {`: one definition per name (compared case-insensitively).
+fn check_upstream(d: &Directive, line: usize, state: &mut State) -> Result<(), Diag> {
+    let name = d.args.first().map_or("", |w| w.text.as_str());
+    let lower = name.to_ascii_lowercase();
+    if state.upstreams.contains(&lower) {
+        return Err(Diag::at(format!("duplicate upstream \"{name}\""), line));
+    }
+    state.upstreams.push(lower);
+    Ok(())
+}
+
+/// The frame a block directive opens, with `location`'s own checks.
+fn open_block(
+    d: &Directive,
+    line: usize,
+    frame: &Frame,
+    state: &State,
+) -> Result<Option<Frame>, Diag> {
+    let directives = |ctx| Ok(Some(Frame::new(ctx, BlockKind::Directives)));
+    let entries = |h| Ok(Some(Frame::new(frame.context, BlockKind::Entries(h))));
+    match d.name.as_str() {
+        "events" => directives(Context::Events),
+        "http" => directives(Context::Http),
+        "server" if frame.context == Context::Http => directives(Context::Server),
+        "upstream" => directives(Context::Upstream),
+        "limit_except" => directives(Context::LimitExcept),
+        "if" if frame.context == Context::Server => directives(Context::ServerIf),
+        "if" => directives(Context::LocationIf),
+        "location" => {
+            let mut child = Frame::new(Context::Location, BlockKind::Directives);
+            child.location = Some(location(d, line, frame, state)?);
+            Ok(Some(child))
+        }
+        "map" => entries(EntryHandler::Map),
+        "types" => entries(EntryHandler::Types),
+        "geo" => entries(EntryHandler::Geo),
+        "split_clients" => entries(EntryHandler::SplitClients),
+        "charset_map" => entries(EntryHandler::CharsetMap),
+        _ => Ok(None),
+    }
+}
+
+/// `ngx_http_core_location`: the modifier, then the nesting rules.
+fn location(d: &Directive, line: usize, parent: &Frame, state: &State) -> Result<Loc, Diag> {
+    let mut loc = Loc {
+        name: String::new(),
+        exact: false,
+        regex: false,
+        named: false,
+        path: state.current_file.clone(),
+        line,
+        children: Vec::new(),
+    };
+    let arg = |i: usize| d.args.get(i).map_or("", |w| w.text.as_str());
+    if d.args.len() == 2 {
+        loc.name = arg(1).to_owned();
+        match arg(0) {
+            "=" => loc.exact = true,
+            "^~" => {}
+            "~" | "~*" => loc.regex = true,
+            m => return Err(Diag::at(format!("invalid location modifier \"{m}\""), line)),
+        }
+    } else {
+        let name = arg(0);
+        if let Some(rest) = name.strip_prefix('=') {
+            loc.name = rest.to_owned();
+            loc.exact = true;
+        } else if let Some(rest) = name.strip_prefix("^~") {
+            loc.name = rest.to_owned();
+        } else if let Some(rest) = name.strip_prefix('~') {
+            loc.name = rest.strip_prefix('*').unwrap_or(rest).to_owned();
+            loc.regex = true;
+        } else {
+            loc.name = name.to_owned();
+            loc.named = name.starts_with('@');
+        }
+    }
+    if let Some(p) = &parent.location {
+        check_nesting(&loc, p, line)?;
+    }
+    Ok(loc)
+}
+
+fn check_nesting(loc: &Loc, parent: &Loc, line: usize) -> Result<(), Diag> {
+    let (name, pname) = (&loc.name, &parent.name);
+    let msg = if parent.exact {
+        format!("location \"{name}\" cannot be inside the exact location \"{pname}\"")
+    } else if parent.named {
+        format!("location \"{name}\" cannot be inside the named location \"{pname}\"")
+    } else if loc.named {
+        format!("named location \"{name}\" can be on the server level only")
+    } else if !loc.regex && !name.as_bytes().starts_with(pname.as_bytes()) {
+        format!("location \"{name}\" is outside location \"{pname}\"")
+    } else {
+        return Ok(());
+    };
+    Err(Diag::at(msg, line))
+}
+
+/// `ngx_http_init_static_location_trees`: nested levels first, then this level, whose
+/// static locations are sorted by name (an exact one before an inclusive one of the same
+/// name); two neighbours with the same name and kind are a duplicate, reported at the
+/// second.
+fn check_duplicate_locations(level: &[Loc]) -> Result<(), Diag> {
+    for loc in level {
+        check_duplicate_locations(&loc.children)?;
+    }
+    let mut statics: Vec<&Loc> = level.iter().filter(|l| !l.regex && !l.named).collect();
+    statics.sort_by(|a, b| {
+        a.name
+            .as_bytes()
+            .cmp(b.name.as_bytes())
+            .then(b.exact.cmp(&a.exact))
+    });
+    for pair in statics.windows(2) {
+        let (q, x) = (pair[0], pair[1]);
+        if q.name == x.name && q.exact == x.exact {
+            return Err(Diag {
+                location: Location::File {
+                    path: x.path.clone(),
+                    line: x.line,
+                },
+                ..Diag::nowhere(format!("duplicate location \"{}\"", x.name))
+            });
+        }
+    }
+    Ok(())
+}
