@@ -93,6 +93,8 @@ pub fn parse(fs: &dyn ConfFs, opts: &Options) -> Result<Config, Diag> {
         opts,
         files: Vec::new(),
         state: State::default(),
+        reading: Vec::new(),
+        depth: 0,
     };
     let mut frame = Frame::new(Context::Main, BlockKind::Directives);
     if let Some(globals) = &opts.globals {
@@ -121,12 +123,27 @@ struct Parser<'a> {
     opts: &'a Options,
     files: Vec<ConfFile>,
     state: State,
+    /// Files being read, outermost first (an include of one of them is a cycle).
+    reading: Vec<String>,
+    /// Blocks open right now.
+    depth: usize,
 }
+
+/// Deepest block nesting tollgate reads. nginx has no limit (its C stack is the limit); a
+/// bound keeps a hostile file from overflowing tollgate's stack. Real configs nest a handful.
+const MAX_DEPTH: usize = 200;
 
 impl Parser<'_> {
     /// Opens and parses one file into `frame`; `line` is the including statement's line for
     /// the `open()` diagnostic (0 for the main file, which nginx reports without a place).
     fn file(&mut self, path: &str, frame: &mut Frame, line: usize) -> Result<(), Diag> {
+        if self.reading.iter().any(|p| p == path) {
+            // nginx would recurse until it runs out of file descriptors; say what happened.
+            return Err(Diag::at(
+                format!("include cycle: \"{path}\" is already being read"),
+                line,
+            ));
+        }
         let content: Rc<[u8]> = match self.fs.read(path) {
             Ok(bytes) => Rc::from(bytes),
             Err(e) if line == 0 => {
@@ -141,8 +158,10 @@ impl Parser<'_> {
             content: Rc::clone(&content),
         });
         let outer = std::mem::replace(&mut self.state.current_file, path.to_owned());
+        self.reading.push(path.to_owned());
         let mut lexer = Lexer::new(&content, Source::File);
         let result = self.statements(&mut lexer, Some(index), Mode::File, frame);
+        self.reading.pop();
         self.state.current_file = outer;
         result
     }
@@ -235,7 +254,16 @@ impl Parser<'_> {
         }
         let child = semantics::directive(cmd, &d, line, frame, &mut self.state)?;
         if let Some(mut child) = child {
-            self.statements_inner(lexer, file, Mode::Block, &mut child)?;
+            if self.depth >= MAX_DEPTH {
+                return Err(Diag::at(
+                    format!("blocks nested more than {MAX_DEPTH} deep"),
+                    line,
+                ));
+            }
+            self.depth += 1;
+            let inner = self.statements_inner(lexer, file, Mode::Block, &mut child);
+            self.depth -= 1;
+            inner?;
             semantics::end_block(frame, &d, &child, lexer.line(), &mut self.state)?;
             d.block = Some(child.directives);
         }

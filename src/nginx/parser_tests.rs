@@ -235,3 +235,68 @@ fn relative_conf_names_use_the_prefix() {
     assert_eq!(o.conf_file, "/srv/x/nginx.conf");
     assert_eq!(o.conf_prefix, "/srv/x/");
 }
+
+#[test]
+fn include_cycles_and_deep_nesting_are_errors_not_crashes() {
+    let e = check(&[
+        (F, "events {}\ninclude a.conf;"),
+        ("/etc/ng/a.conf", "\ninclude nginx.conf;"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        e,
+        format!("include cycle: \"{F}\" is already being read in /etc/ng/a.conf:2")
+    );
+    let deep = format!(
+        "events {{}}\nhttp {{ server {{ {} }} }}",
+        "location /a { ".repeat(300)
+    );
+    assert!(err(&deep).starts_with("blocks nested more than 200 deep"));
+}
+
+/// A cheap stand-in for fuzzing on stable: every prefix of every corpus file, and copies with
+/// bytes flipped, must parse to a result (never panic).
+#[test]
+fn mangled_corpus_files_never_panic() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nginx/corpus");
+    let mut files = Vec::new();
+    for dir in ["ok", "broken"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            let main = if path.is_dir() {
+                path.join("nginx.conf")
+            } else {
+                path
+            };
+            files.push(std::fs::read(main).unwrap());
+        }
+    }
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    const NASTY: &[u8] = b"{};\\\"'#$ \n()*";
+    for content in &files {
+        for cut in (0..content.len()).step_by(7) {
+            let mut fs = MemFs::new();
+            fs.add(F, &content[..cut]);
+            let _ = parse(&fs, &Options::new(F, "/", None));
+        }
+        for _ in 0..50 {
+            let mut mangled = content.clone();
+            for _ in 0..3 {
+                if mangled.is_empty() {
+                    break;
+                }
+                let at = (next() as usize) % mangled.len();
+                mangled[at] = NASTY[(next() as usize) % NASTY.len()];
+            }
+            let mut fs = MemFs::new();
+            fs.add(F, mangled);
+            let _ = parse(&fs, &Options::new(F, "/", None));
+        }
+    }
+}
