@@ -97,9 +97,25 @@ pub struct State {
     /// place, reported later).
     pub current_file: String,
     events: bool,
-    upstreams: Vec<String>,
+    /// nginx's upstream list: explicit `upstream` blocks and the implicit groups `proxy_pass`
+    /// creates, in order.
+    upstreams: Vec<Upstream>,
+    /// `log_format` names defined so far (`combined` is built in).
+    log_formats: Vec<String>,
     /// Each server's locations, in order (checked when `http` ends).
     servers: Vec<Vec<Loc>>,
+}
+
+/// One entry of nginx's upstream list (`ngx_http_upstream_srv_conf_t`, the fields
+/// `ngx_http_upstream_add` compares).
+#[derive(Debug, Clone)]
+struct Upstream {
+    host: String,
+    port: u32,
+    no_port: bool,
+    explicit: bool,
+    path: String,
+    line: usize,
 }
 
 /// Directives whose handler refuses a repeat only in some cases tollgate handles apart (or
@@ -135,6 +151,10 @@ pub fn directive(
         "return" => check_return(d, line)?,
         "rewrite" => check_rewrite(d, line)?,
         "upstream" => check_upstream(d, line, state)?,
+        "proxy_pass" => check_proxy_pass(d, line, frame, state)?,
+        "log_format" => check_log_format(d, line, state)?,
+        "access_log" => check_access_log(d, line, state)?,
+        "set" => check_set(d, line)?,
         _ => {}
     }
     open_block(d, line, frame, state)
@@ -293,15 +313,198 @@ fn check_rewrite(d: &Directive, line: usize) -> Result<(), Diag> {
     }
 }
 
-/// `upstream NAME {`: one definition per name (compared case-insensitively).
+/// `upstream NAME {`: nginx's `ngx_http_upstream_add` with `NGX_HTTP_UPSTREAM_CREATE`.
 fn check_upstream(d: &Directive, line: usize, state: &mut State) -> Result<(), Diag> {
     let name = d.args.first().map_or("", |w| w.text.as_str());
-    let lower = name.to_ascii_lowercase();
-    if state.upstreams.contains(&lower) {
-        return Err(Diag::at(format!("duplicate upstream \"{name}\""), line));
+    let new = Upstream {
+        host: name.to_owned(),
+        port: 0,
+        no_port: true,
+        explicit: true,
+        path: state.current_file.clone(),
+        line,
+    };
+    upstream_add(new, line, state)
+}
+
+/// `ngx_http_upstream_add`: the first entry with the same host (case-insensitive) decides.
+fn upstream_add(new: Upstream, line: usize, state: &mut State) -> Result<(), Diag> {
+    for up in state.upstreams.iter_mut() {
+        if !up.host.eq_ignore_ascii_case(&new.host) {
+            continue;
+        }
+        if new.explicit && up.explicit {
+            return Err(Diag::at(
+                format!("duplicate upstream \"{}\"", new.host),
+                line,
+            ));
+        }
+        if up.explicit && !new.no_port {
+            let msg = format!("upstream \"{}\" may not have port {}", new.host, new.port);
+            return Err(Diag::at(msg, line));
+        }
+        if new.explicit && !up.no_port {
+            return Err(Diag {
+                location: Location::File {
+                    path: up.path.clone(),
+                    line: up.line,
+                },
+                ..Diag::nowhere(format!(
+                    "upstream \"{}\" may not have port {}",
+                    new.host, up.port
+                ))
+            });
+        }
+        if up.port != 0 && new.port != 0 && up.port != new.port {
+            continue;
+        }
+        if new.explicit {
+            up.explicit = true;
+            up.port = 0;
+        }
+        return Ok(());
     }
-    state.upstreams.push(lower);
+    state.upstreams.push(new);
     Ok(())
+}
+
+/// `ngx_http_proxy_pass`: URLs with variables are checked at run time; others need an
+/// `http://`/`https://` prefix, a host and a valid port, may carry no URI part where the
+/// location has no usable prefix, and join nginx's upstream list.
+fn check_proxy_pass(
+    d: &Directive,
+    line: usize,
+    frame: &Frame,
+    state: &mut State,
+) -> Result<(), Diag> {
+    let url = d.args.first().map_or("", |w| w.text.as_str());
+    if url.contains('$') {
+        return Ok(());
+    }
+    let lower = url.to_ascii_lowercase();
+    let (rest, default_port) = if lower.starts_with("http://") {
+        (&url[7..], 80)
+    } else if lower.starts_with("https://") {
+        (&url[8..], 443)
+    } else {
+        return Err(Diag::at("invalid URL prefix", line));
+    };
+    let parsed = parse_url(rest, default_port)
+        .map_err(|err| Diag::at(format!("{err} in upstream \"{rest}\""), line))?;
+    let loc = frame.location.as_ref();
+    let noname = matches!(frame.context, Context::LocationIf | Context::LimitExcept);
+    if parsed.has_uri && (noname || loc.is_some_and(|l| l.regex || l.named)) {
+        return Err(Diag::at(
+            "\"proxy_pass\" cannot have URI part in location given by regular expression, \
+             or inside named location, or inside \"if\" statement, \
+             or inside \"limit_except\" block",
+            line,
+        ));
+    }
+    if let Some((host, port, no_port)) = parsed.inet {
+        let new = Upstream {
+            host,
+            port,
+            no_port,
+            explicit: false,
+            path: state.current_file.clone(),
+            line,
+        };
+        upstream_add(new, line, state)?;
+    }
+    Ok(())
+}
+
+/// What `ngx_parse_url` (with `uri_part`) finds in a proxy_pass URL after its scheme.
+struct ParsedUrl {
+    has_uri: bool,
+    /// (host, port, no_port) for network addresses; `None` for `unix:` sockets.
+    inet: Option<(String, u32, bool)>,
+}
+
+fn parse_url(rest: &str, default_port: u32) -> Result<ParsedUrl, &'static str> {
+    if let Some(path) = rest.strip_prefix("unix:") {
+        // unix:/path[:/uri]
+        let has_uri = path.find(':').is_some_and(|i| i + 1 < path.len());
+        return Ok(ParsedUrl {
+            has_uri,
+            inet: None,
+        });
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, uri) = rest.split_at(end);
+    let (host, port) = split_port(authority);
+    if host.is_empty() {
+        return Err("no host");
+    }
+    let (port, no_port) = match port {
+        None => (default_port, true),
+        Some(p) => match super::units::atoi(p) {
+            Some(n @ 1..=65535) => (n as u32, false),
+            _ => return Err("invalid port"),
+        },
+    };
+    Ok(ParsedUrl {
+        has_uri: !uri.is_empty(),
+        inet: Some((host.to_owned(), port, no_port)),
+    })
+}
+
+/// `host:port`, `[v6]:port`, `host`.
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(i) => (&authority[..=i], authority[i + 1..].strip_prefix(':')),
+            None => (authority, None),
+        };
+    }
+    match authority.rfind(':') {
+        Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+        None => (authority, None),
+    }
+}
+
+/// `log_format NAME ...`: names are unique (`combined` is built in).
+fn check_log_format(d: &Directive, line: usize, state: &mut State) -> Result<(), Diag> {
+    let name = d.args.first().map_or("", |w| w.text.as_str());
+    if name == "combined" || state.log_formats.iter().any(|f| f == name) {
+        return Err(Diag::at(
+            format!("duplicate \"log_format\" name \"{name}\""),
+            line,
+        ));
+    }
+    state.log_formats.push(name.to_owned());
+    Ok(())
+}
+
+/// `access_log off` | `access_log PATH [FORMAT ...]`: the format must be defined already.
+fn check_access_log(d: &Directive, line: usize, state: &State) -> Result<(), Diag> {
+    let arg = |i: usize| d.args.get(i).map(|w| w.text.as_str());
+    if arg(0) == Some("off") {
+        return match arg(1) {
+            Some(extra) => Err(Diag::at(format!("invalid parameter \"{extra}\""), line)),
+            None => Ok(()),
+        };
+    }
+    let name = arg(1).unwrap_or("combined");
+    let known = name.eq_ignore_ascii_case("combined")
+        || state
+            .log_formats
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name));
+    if known {
+        return Ok(());
+    }
+    Err(Diag::at(format!("unknown log format \"{name}\""), line))
+}
+
+/// `set $name value`.
+fn check_set(d: &Directive, line: usize) -> Result<(), Diag> {
+    let name = d.args.first().map_or("", |w| w.text.as_str());
+    if name.starts_with('$') {
+        return Ok(());
+    }
+    Err(Diag::at(format!("invalid variable name \"{name}\""), line))
 }
 
 /// The frame a block directive opens, with `location`'s own checks.
