@@ -3,7 +3,7 @@
 //!
 //! Owns: the lexer ([`lexer`]), the parser with `include` ([`parser`]), the table of nginx's
 //! directives and its dispatch checks ([`directives`]), the handler checks ([`semantics`]),
-//! nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
+//! `listen` addresses ([`listen`]), nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
 //! ([`fs`]), the `-T` dump ([`dump`]) and what tollgate can do with each directive
 //! ([`support`]). It must not serve traffic, touch pingora, or print: the CLI prints.
 //!
@@ -14,6 +14,7 @@ pub mod diag;
 pub mod directives;
 pub mod fs;
 pub mod lexer;
+pub mod listen;
 pub mod parser;
 pub mod semantics;
 pub mod support;

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use super::diag::{Diag, Location};
 use super::directives::{Cmd, Context, Setter};
+use super::listen::{Listens, Server};
 use super::parser::Directive;
 use super::units;
 
@@ -102,6 +103,10 @@ pub struct State {
     upstreams: Vec<Upstream>,
     /// `log_format` names defined so far (`combined` is built in).
     log_formats: Vec<String>,
+    /// Servers and their listening addresses.
+    listens: Listens,
+    /// `ssl_certificate` at the `http` level (every server inherits it).
+    http_certificate: bool,
     /// Each server's locations, in order (checked when `http` ends).
     servers: Vec<Vec<Loc>>,
 }
@@ -155,6 +160,17 @@ pub fn directive(
         "log_format" => check_log_format(d, line, state)?,
         "access_log" => check_access_log(d, line, state)?,
         "set" => check_set(d, line)?,
+        "listen" => {
+            let args: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
+            let server = state.listens.servers.len().saturating_sub(1);
+            state.listens.listen(server, &args, line)?;
+        }
+        "ssl_certificate" if frame.context == Context::Http => state.http_certificate = true,
+        "ssl_certificate" => {
+            if let Some(server) = state.listens.servers.last_mut() {
+                server.has_certificate = true;
+            }
+        }
         _ => {}
     }
     open_block(d, line, frame, state)
@@ -180,6 +196,12 @@ pub fn end_block(
             for server in &state.servers {
                 check_duplicate_locations(server)?;
             }
+            if state.http_certificate {
+                for server in &mut state.listens.servers {
+                    server.has_certificate = true;
+                }
+            }
+            state.listens.check_certificates()?;
         }
         ("upstream", _) if !child.directives.iter().any(|c| c.name == "server") => {
             return Err(Diag::at("no servers are inside upstream", line));
@@ -512,14 +534,21 @@ fn open_block(
     d: &Directive,
     line: usize,
     frame: &Frame,
-    state: &State,
+    state: &mut State,
 ) -> Result<Option<Frame>, Diag> {
     let directives = |ctx| Ok(Some(Frame::new(ctx, BlockKind::Directives)));
     let entries = |h| Ok(Some(Frame::new(frame.context, BlockKind::Entries(h))));
     match d.name.as_str() {
         "events" => directives(Context::Events),
         "http" => directives(Context::Http),
-        "server" if frame.context == Context::Http => directives(Context::Server),
+        "server" if frame.context == Context::Http => {
+            state.listens.servers.push(Server {
+                path: state.current_file.clone(),
+                line,
+                has_certificate: false,
+            });
+            directives(Context::Server)
+        }
         "upstream" => directives(Context::Upstream),
         "limit_except" => directives(Context::LimitExcept),
         "if" if frame.context == Context::Server => directives(Context::ServerIf),
