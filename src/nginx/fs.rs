@@ -1,7 +1,8 @@
 //! The file system the nginx front end reads through: a two-method trait so tests can feed
 //! in-memory files, the real implementation, and `glob(3)` expansion on top of it.
 //!
-//! Owns: every byte of I/O the nginx front end does (reading files, listing directories). It
+//! Owns: every byte of I/O the nginx front end does (reading files, listing directories,
+//! resolving upstream host names as nginx does at load time). It
 //! must not interpret file contents; include resolution rules live in the parser.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ pub trait ConfFs {
     fn read(&self, path: &str) -> io::Result<Vec<u8>>;
     /// The entry names of the directory `dir` (any order; `.` and `..` excluded).
     fn list_dir(&self, dir: &str) -> io::Result<Vec<String>>;
+    /// Whether a host name resolves (nginx resolves upstream hosts when it reads a config).
+    fn resolves(&self, host: &str) -> bool;
 }
 
 /// The real file system.
@@ -37,12 +40,20 @@ impl ConfFs for RealFs {
         }
         Ok(names)
     }
+
+    fn resolves(&self, host: &str) -> bool {
+        use std::net::ToSocketAddrs;
+        (host, 80)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some())
+    }
 }
 
 /// Files held in memory, keyed by absolute path; directories are implied by the paths.
 #[derive(Debug, Default, Clone)]
 pub struct MemFs {
     files: BTreeMap<String, Vec<u8>>,
+    unresolvable: Vec<String>,
 }
 
 impl MemFs {
@@ -54,6 +65,12 @@ impl MemFs {
     /// Adds (or replaces) a file.
     pub fn add(&mut self, path: &str, content: impl Into<Vec<u8>>) -> &mut Self {
         self.files.insert(path.to_owned(), content.into());
+        self
+    }
+
+    /// Makes `host` fail to resolve (every other name resolves).
+    pub fn unresolvable(&mut self, host: &str) -> &mut Self {
+        self.unresolvable.push(host.to_owned());
         self
     }
 }
@@ -83,6 +100,13 @@ impl ConfFs for MemFs {
             return Err(io::Error::from_raw_os_error(2));
         }
         Ok(names)
+    }
+
+    fn resolves(&self, host: &str) -> bool {
+        !self
+            .unresolvable
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
     }
 }
 

@@ -252,7 +252,7 @@ impl Parser<'_> {
         if d.name == "include" {
             return self.include(d, line, frame);
         }
-        let child = semantics::directive(cmd, &d, line, frame, &mut self.state)?;
+        let child = semantics::directive(cmd, &d, line, frame, &mut self.state, self.fs)?;
         if let Some(mut child) = child {
             if self.depth >= MAX_DEPTH {
                 return Err(Diag::at(
@@ -264,7 +264,7 @@ impl Parser<'_> {
             let inner = self.statements_inner(lexer, file, Mode::Block, &mut child);
             self.depth -= 1;
             inner?;
-            semantics::end_block(frame, &d, &child, lexer.line(), &mut self.state)?;
+            semantics::end_block(frame, &d, &child, lexer.line(), &mut self.state, self.fs)?;
             d.block = Some(child.directives);
         }
         frame.directives.push(d);

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use super::diag::{Diag, Location};
 use super::directives::{Cmd, Context, Setter};
+use super::fs::ConfFs;
 use super::listen::{Listens, Server};
 use super::parser::Directive;
 use super::units;
@@ -73,6 +74,8 @@ pub struct Frame {
     location: Option<Loc>,
     /// Locations defined directly in this block.
     locations: Vec<Loc>,
+    /// An `upstream` whose balancing method has no `backup` servers (ip_hash, hash, random).
+    no_backup: bool,
 }
 
 impl Frame {
@@ -87,6 +90,7 @@ impl Frame {
             root: None,
             location: None,
             locations: Vec::new(),
+            no_backup: false,
         }
     }
 }
@@ -146,6 +150,7 @@ pub fn directive(
     line: usize,
     frame: &mut Frame,
     state: &mut State,
+    fs: &dyn ConfFs,
 ) -> Result<Option<Frame>, Diag> {
     check_duplicate(cmd, d, line, frame)?;
     check_value(cmd, d, line)?;
@@ -160,6 +165,10 @@ pub fn directive(
         "log_format" => check_log_format(d, line, state)?,
         "access_log" => check_access_log(d, line, state)?,
         "set" => check_set(d, line)?,
+        "ip_hash" | "hash" | "random" => frame.no_backup = true,
+        "server" if frame.context == Context::Upstream => {
+            check_upstream_server(d, line, frame, fs)?
+        }
         "listen" => {
             let args: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
             let server = state.listens.servers.len().saturating_sub(1);
@@ -183,6 +192,7 @@ pub fn end_block(
     child: &Frame,
     line: usize,
     state: &mut State,
+    fs: &dyn ConfFs,
 ) -> Result<(), Diag> {
     match (d.name.as_str(), child.context) {
         ("location", _) => {
@@ -193,6 +203,7 @@ pub fn end_block(
         }
         ("server", Context::Server) => state.servers.push(child.locations.clone()),
         ("http", _) => {
+            resolve_implicit_upstreams(state, fs)?;
             for server in &state.servers {
                 check_duplicate_locations(server)?;
             }
@@ -484,6 +495,71 @@ fn split_port(authority: &str) -> (&str, Option<&str>) {
         Some(i) => (&authority[..i], Some(&authority[i + 1..])),
         None => (authority, None),
     }
+}
+
+/// `server ADDRESS [PARAMETERS]` in an `upstream` (`ngx_http_upstream_server`): parameters
+/// first, then the address, whose host name must resolve.
+fn check_upstream_server(
+    d: &Directive,
+    line: usize,
+    frame: &Frame,
+    fs: &dyn ConfFs,
+) -> Result<(), Diag> {
+    for w in d.args.iter().skip(1) {
+        let p = w.text.as_str();
+        let valid = if let Some(v) = p.strip_prefix("weight=") {
+            units::atoi(v).is_some_and(|n| n != 0)
+        } else if let Some(v) = p
+            .strip_prefix("max_conns=")
+            .or(p.strip_prefix("max_fails="))
+        {
+            units::atoi(v).is_some()
+        } else if let Some(v) = p.strip_prefix("fail_timeout=") {
+            units::parse_time(v, true).is_some()
+        } else if p == "backup" && frame.no_backup {
+            let msg = format!("balancing method does not support parameter \"{p}\"");
+            return Err(Diag::at(msg, line));
+        } else {
+            p == "backup" || p == "down"
+        };
+        if !valid {
+            return Err(Diag::at(format!("invalid parameter \"{p}\""), line));
+        }
+    }
+    let addr = d.args.first().map_or("", |w| w.text.as_str());
+    if addr.starts_with("unix:") || addr.starts_with('[') {
+        return Ok(());
+    }
+    let (host, port) = split_port(addr);
+    let err = if port.is_some_and(|p| !matches!(units::atoi(p), Some(1..=65535))) {
+        "invalid port"
+    } else if host.is_empty() {
+        "no host"
+    } else if host.parse::<std::net::Ipv4Addr>().is_err() && !fs.resolves(host) {
+        "host not found"
+    } else {
+        return Ok(());
+    };
+    Err(Diag::at(format!("{err} in upstream \"{addr}\""), line))
+}
+
+/// `ngx_http_upstream_init_round_robin` for the groups `proxy_pass` created with a host name:
+/// nginx resolves them when the `http` block ends.
+fn resolve_implicit_upstreams(state: &State, fs: &dyn ConfFs) -> Result<(), Diag> {
+    for up in state.upstreams.iter().filter(|u| !u.explicit) {
+        let literal = up.host.starts_with('[') || up.host.parse::<std::net::Ipv4Addr>().is_ok();
+        if literal || fs.resolves(&up.host) {
+            continue;
+        }
+        return Err(Diag {
+            location: Location::File {
+                path: up.path.clone(),
+                line: up.line,
+            },
+            ..Diag::nowhere(format!("host not found in upstream \"{}\"", up.host))
+        });
+    }
+    Ok(())
 }
 
 /// `log_format NAME ...`: names are unique (`combined` is built in).
