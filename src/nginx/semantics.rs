@@ -111,6 +111,9 @@ pub struct State {
     listens: Listens,
     /// `ssl_certificate` at the `http` level (every server inherits it).
     http_certificate: bool,
+    /// `limit_req` shared memory zones in the order nginx first heard of them: (name, key of
+    /// the defining `limit_req_zone`, if any).
+    req_zones: Vec<(String, Option<String>)>,
     /// Each server's locations, in order (checked when `http` ends).
     servers: Vec<Vec<Loc>>,
 }
@@ -157,7 +160,14 @@ pub fn directive(
     match d.name.as_str() {
         "events" => state.events = true,
         "root" | "alias" => check_root(d, line, frame)?,
-        "limit_req" | "limit_conn" => check_zone(d, line, frame)?,
+        "limit_req" => {
+            check_limit_req(d, line, state)?;
+            check_zone(d, line, frame)?;
+        }
+        "limit_conn" => check_zone(d, line, frame)?,
+        "limit_req_zone" => check_limit_req_zone(d, line, state)?,
+        "error_page" => check_error_page(d, line)?,
+        "map" => check_map(d, line)?,
         "return" => check_return(d, line)?,
         "rewrite" => check_rewrite(d, line)?,
         "upstream" => check_upstream(d, line, state)?,
@@ -238,7 +248,131 @@ pub fn end_of_config(state: &State) -> Result<(), Diag> {
     if !state.events {
         return Err(Diag::nowhere("no \"events\" section in configuration"));
     }
+    // ngx_init_cycle creates the shared memory zones after every module's configuration.
+    if let Some((name, _)) = state.req_zones.iter().find(|(_, key)| key.is_none()) {
+        return Err(Diag::nowhere(format!(
+            "zero size shared memory zone \"{name}\""
+        )));
+    }
     Ok(())
+}
+
+/// `limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m`.
+fn check_limit_req_zone(d: &Directive, line: usize, state: &mut State) -> Result<(), Diag> {
+    let mut name = None;
+    for w in d.args.iter().skip(1) {
+        let p = w.text.as_str();
+        if let Some(zone) = p.strip_prefix("zone=") {
+            let bad_size = || Diag::at(format!("invalid zone size \"{p}\""), line);
+            let (zone_name, size) = zone.split_once(':').ok_or_else(bad_size)?;
+            let size = units::parse_size(size).ok_or_else(bad_size)?;
+            // 8 pages of 4 KiB, nginx's minimum for a slab zone.
+            if size < 8 * 4096 {
+                return Err(Diag::at(format!("zone \"{p}\" is too small"), line));
+            }
+            name = Some(zone_name.to_owned());
+        } else if let Some(rate) = p.strip_prefix("rate=") {
+            let digits = rate
+                .strip_suffix("r/s")
+                .or_else(|| rate.strip_suffix("r/m"))
+                .unwrap_or(rate);
+            if !units::atoi(digits).is_some_and(|n| n > 0) {
+                return Err(Diag::at(format!("invalid rate \"{p}\""), line));
+            }
+        } else {
+            return Err(Diag::at(format!("invalid parameter \"{p}\""), line));
+        }
+    }
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Err(Diag::at(
+            "\"limit_req_zone\" must have \"zone\" parameter",
+            line,
+        ));
+    };
+    let key = d.args.first().map_or("", |w| w.text.as_str()).to_owned();
+    match state.req_zones.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, Some(bound))) => Err(Diag::at(
+            format!("limit_req_zone \"{name}\" is already bound to key \"{bound}\""),
+            line,
+        )),
+        Some((_, slot)) => {
+            *slot = Some(key);
+            Ok(())
+        }
+        None => {
+            state.req_zones.push((name, Some(key)));
+            Ok(())
+        }
+    }
+}
+
+/// `limit_req zone=NAME [burst=N] [nodelay | delay=N]`.
+fn check_limit_req(d: &Directive, line: usize, state: &mut State) -> Result<(), Diag> {
+    let mut zone = None;
+    for w in &d.args {
+        let p = w.text.as_str();
+        let positive = |v: &str| units::atoi(v).is_some_and(|n| n > 0);
+        if let Some(z) = p.strip_prefix("zone=") {
+            zone = Some(z.to_owned());
+        } else if let Some(v) = p.strip_prefix("burst=") {
+            if !positive(v) {
+                return Err(Diag::at(format!("invalid burst value \"{p}\""), line));
+            }
+        } else if let Some(v) = p.strip_prefix("delay=") {
+            if !positive(v) {
+                return Err(Diag::at(format!("invalid delay value \"{p}\""), line));
+            }
+        } else if p != "nodelay" {
+            return Err(Diag::at(format!("invalid parameter \"{p}\""), line));
+        }
+    }
+    let Some(zone) = zone else {
+        return Err(Diag::at("\"limit_req\" must have \"zone\" parameter", line));
+    };
+    if !state.req_zones.iter().any(|(n, _)| *n == zone) {
+        state.req_zones.push((zone, None));
+    }
+    Ok(())
+}
+
+/// `error_page CODE ... [=[RESPONSE]] URI`.
+fn check_error_page(d: &Directive, line: usize) -> Result<(), Diag> {
+    let n = d.args.len();
+    let invalid = |v: &str| Err(Diag::at(format!("invalid value \"{v}\""), line));
+    let mut codes_end = n.saturating_sub(1);
+    if let Some(w) = n.checked_sub(2).and_then(|i| d.args.get(i)) {
+        if let Some(code) = w.text.strip_prefix('=') {
+            if n == 2 || (!code.is_empty() && units::atoi(code).is_none()) {
+                return invalid(&w.text);
+            }
+            codes_end = n - 2;
+        }
+    }
+    for w in &d.args[..codes_end] {
+        match units::atoi(&w.text) {
+            None | Some(499) => return invalid(&w.text),
+            Some(300..=599) => {}
+            Some(_) => {
+                return Err(Diag::at(
+                    format!("value \"{}\" must be between 300 and 599", w.text),
+                    line,
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `map SOURCE $VARIABLE {`.
+fn check_map(d: &Directive, line: usize) -> Result<(), Diag> {
+    let target = d.args.get(1).map_or("", |w| w.text.as_str());
+    if target.starts_with('$') {
+        return Ok(());
+    }
+    Err(Diag::at(
+        format!("invalid variable name \"{target}\""),
+        line,
+    ))
 }
 
 fn check_duplicate(cmd: &Cmd, d: &Directive, line: usize, frame: &mut Frame) -> Result<(), Diag> {
