@@ -276,7 +276,7 @@ fn check_limit_req_zone(d: &Directive, line: usize, state: &mut State) -> Result
                 .strip_suffix("r/s")
                 .or_else(|| rate.strip_suffix("r/m"))
                 .unwrap_or(rate);
-            if !units::atoi(digits).is_some_and(|n| n > 0) {
+            if units::atoi(digits).is_none_or(|n| n <= 0) {
                 return Err(Diag::at(format!("invalid rate \"{p}\""), line));
             }
         } else {
