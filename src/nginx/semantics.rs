@@ -168,6 +168,7 @@ pub fn directive(
         "limit_req_zone" => check_limit_req_zone(d, line, state)?,
         "error_page" => check_error_page(d, line)?,
         "map" => check_map(d, line)?,
+        "if" => check_if(d, line)?,
         "return" => check_return(d, line)?,
         "rewrite" => check_rewrite(d, line)?,
         "upstream" => check_upstream(d, line, state)?,
@@ -361,6 +362,61 @@ fn check_error_page(d: &Directive, line: usize) -> Result<(), Diag> {
         }
     }
     Ok(())
+}
+
+/// `if (CONDITION) {`: `ngx_http_rewrite_if_condition`, without compiling regexes.
+fn check_if(d: &Directive, line: usize) -> Result<(), Diag> {
+    let mut v: Vec<String> = d.args.iter().map(|w| w.text.clone()).collect();
+    let invalid = |text: &str| Err(Diag::at(format!("invalid condition \"{text}\""), line));
+    let first = v.first().cloned().unwrap_or_default();
+    if !first.starts_with('(') {
+        return invalid(&first);
+    }
+    let cur: isize = if first.len() == 1 {
+        1
+    } else {
+        v[0].remove(0);
+        0
+    };
+    let mut last = v.len() as isize - 1;
+    let tail = v.last().cloned().unwrap_or_default();
+    if !tail.ends_with(')') {
+        return invalid(&tail);
+    }
+    if tail.len() == 1 {
+        last -= 1;
+    } else if let Some(t) = v.last_mut() {
+        t.pop();
+    }
+    let at = |i: isize| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| v.get(i))
+            .map_or("", |s| s.as_str())
+    };
+    let p = at(cur);
+    if p.len() > 1 && p.starts_with('$') {
+        if cur == last {
+            return Ok(());
+        }
+        if cur + 2 != last {
+            return invalid(p);
+        }
+        let op = at(cur + 1);
+        if ["=", "!=", "~", "~*", "!~", "!~*"].contains(&op) {
+            return Ok(());
+        }
+        return Err(Diag::at(format!("unexpected \"{op}\" in condition"), line));
+    }
+    let test = match p.as_bytes() {
+        [b'-', c] | [b'!', b'-', c] => Some(*c),
+        _ => None,
+    };
+    match test {
+        Some(_) if cur + 1 != last => invalid(p),
+        Some(b'f' | b'd' | b'e' | b'x') => Ok(()),
+        _ => invalid(p),
+    }
 }
 
 /// `map SOURCE $VARIABLE {`.
