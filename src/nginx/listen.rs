@@ -10,6 +10,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::diag::{Diag, Location};
+use super::tls::Tls;
 
 /// A `server` block, as far as listening is concerned.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +18,8 @@ pub struct Server {
     pub path: String,
     /// Line of the `server {` brace (nginx's `cscf->line`).
     pub line: usize,
-    pub has_certificate: bool,
+    /// Its `ssl_certificate*` (merged with the `http` level once `http` ends).
+    pub tls: Tls,
 }
 
 /// One listening address (`ngx_http_conf_addr_t`).
@@ -145,7 +147,7 @@ impl Listens {
             let Some(server) = id.and_then(|i| self.servers.get(i)) else {
                 continue;
             };
-            if !server.has_certificate {
+            if server.tls.certificates.is_empty() {
                 return Err(Diag {
                     location: Location::File {
                         path: server.path.clone(),

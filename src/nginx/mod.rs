@@ -3,7 +3,7 @@
 //!
 //! Owns: the lexer ([`lexer`]), the parser with `include` ([`parser`]), the table of nginx's
 //! directives and its dispatch checks ([`directives`]), the handler checks ([`semantics`]),
-//! `listen` addresses ([`listen`]), nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
+//! `listen` addresses ([`listen`]), certificates ([`tls`]), nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
 //! ([`fs`]), the `-T` dump ([`dump`]) and what tollgate can do with each directive
 //! ([`support`]). It must not serve traffic, touch pingora, or print: the CLI prints.
 //!
@@ -18,6 +18,7 @@ pub mod listen;
 pub mod parser;
 pub mod semantics;
 pub mod support;
+pub mod tls;
 pub mod units;
 
 pub use diag::{Diag, Level, Location};

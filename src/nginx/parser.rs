@@ -92,7 +92,7 @@ pub fn parse(fs: &dyn ConfFs, opts: &Options) -> Result<Config, Diag> {
         fs,
         opts,
         files: Vec::new(),
-        state: State::default(),
+        state: State::new(&opts.conf_prefix),
         reading: Vec::new(),
         depth: 0,
     };

@@ -16,6 +16,7 @@ use super::directives::{Cmd, Context, Setter};
 use super::fs::ConfFs;
 use super::listen::{Listens, Server};
 use super::parser::Directive;
+use super::tls::Tls;
 use super::units;
 
 /// The handler that reads a block's lines itself (nginx's `cf->handler`).
@@ -109,13 +110,25 @@ pub struct State {
     log_formats: Vec<String>,
     /// Servers and their listening addresses.
     listens: Listens,
-    /// `ssl_certificate` at the `http` level (every server inherits it).
-    http_certificate: bool,
+    /// `ssl_certificate*` at the `http` level (servers inherit them).
+    http_tls: Tls,
+    /// The main file's directory (relative certificate paths start there).
+    pub conf_prefix: String,
     /// `limit_req` shared memory zones in the order nginx first heard of them: (name, key of
     /// the defining `limit_req_zone`, if any).
     req_zones: Vec<(String, Option<String>)>,
     /// Each server's locations, in order (checked when `http` ends).
     servers: Vec<Vec<Loc>>,
+}
+
+impl State {
+    /// The state at the start of a configuration whose main file lives in `conf_prefix`.
+    pub fn new(conf_prefix: &str) -> Self {
+        State {
+            conf_prefix: conf_prefix.to_owned(),
+            ..State::default()
+        }
+    }
 }
 
 /// One entry of nginx's upstream list (`ngx_http_upstream_srv_conf_t`, the fields
@@ -185,10 +198,18 @@ pub fn directive(
             let server = state.listens.servers.len().saturating_sub(1);
             state.listens.listen(server, &args, line)?;
         }
-        "ssl_certificate" if frame.context == Context::Http => state.http_certificate = true,
-        "ssl_certificate" => {
-            if let Some(server) = state.listens.servers.last_mut() {
-                server.has_certificate = true;
+        "ssl_certificate" | "ssl_certificate_key" => {
+            let tls = match frame.context {
+                Context::Http => Some(&mut state.http_tls),
+                _ => state.listens.servers.last_mut().map(|s| &mut s.tls),
+            };
+            let value = d.args.first().map_or("", |w| w.text.as_str()).to_owned();
+            if let Some(tls) = tls {
+                if d.name == "ssl_certificate" {
+                    tls.certificates.push(value);
+                } else {
+                    tls.keys.push(value);
+                }
             }
         }
         _ => {}
@@ -215,13 +236,12 @@ pub fn end_block(
         ("server", Context::Server) => state.servers.push(child.locations.clone()),
         ("http", _) => {
             resolve_implicit_upstreams(state, fs)?;
+            for server in &mut state.listens.servers {
+                server.tls = server.tls.merged(&state.http_tls);
+                server.tls.check(&state.conf_prefix, fs)?;
+            }
             for server in &state.servers {
                 check_duplicate_locations(server)?;
-            }
-            if state.http_certificate {
-                for server in &mut state.listens.servers {
-                    server.has_certificate = true;
-                }
             }
             state.listens.check_certificates()?;
         }
@@ -811,7 +831,7 @@ fn open_block(
             state.listens.servers.push(Server {
                 path: state.current_file.clone(),
                 line,
-                has_certificate: false,
+                tls: Tls::default(),
             });
             directives(Context::Server)
         }
