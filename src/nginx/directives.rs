@@ -51,6 +51,9 @@ pub struct Cmd {
     /// `NGX_CONF_*` and context bits, as in nginx's source.
     pub flags: u32,
     pub setter: Setter,
+    /// The values an `Enum` or `Bitmask` setter accepts (case-insensitively); empty when the
+    /// table comes from another file (then any value is accepted).
+    pub values: &'static [&'static str],
 }
 
 // NGX_CONF_* argument and kind bits (src/core/ngx_conf_file.h).

@@ -488,6 +488,22 @@ fn check_value(cmd: &Cmd, d: &Directive, line: usize) -> Result<(), Diag> {
         Setter::Bufs if units::atoi(arg(0)).is_none() || units::parse_size(arg(1)).is_none() => {
             invalid("invalid value")
         }
+        Setter::Enum | Setter::Bitmask if !cmd.values.is_empty() => {
+            let count = if cmd.setter == Setter::Enum {
+                1
+            } else {
+                d.args.len()
+            };
+            let bad = d
+                .args
+                .iter()
+                .take(count)
+                .find(|w| !cmd.values.iter().any(|v| v.eq_ignore_ascii_case(&w.text)));
+            match bad {
+                Some(w) => Err(Diag::at(format!("invalid value \"{}\"", w.text), line)),
+                None => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }

@@ -115,6 +115,24 @@ def eval_cond(cond, kw):
         return False
 
 
+def split_fields(body):
+    """Splits an initializer's fields on commas outside parentheses."""
+    fields, depth, cur = [], 0, ""
+    for ch in body:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            fields.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        fields.append(cur.strip())
+    return fields
+
+
 def duplicate_checking(text, func):
     """True when a custom setter's body returns "is duplicate" (nginx's own repeat check)."""
     m = re.search(r"\n(?:static )?char \*\n" + re.escape(func) + r"\(.*?\n}\n", text, re.S)
@@ -132,8 +150,11 @@ for path in git("ls-tree", "-r", "--name-only", tag, "src").split():
         if module not in MODULES or commands == "NULL":
             continue
         arr = re.search(r"static ngx_command_t\s+" + commands + r"\[\]\s*=\s*{(.*?)\n\s*ngx_null_command", text, re.S)
-        for e in re.finditer(r'{\s*ngx_string\("([^"]+)"\),\s*([^,]+?),\s*(\w+),', arr.group(1), re.S):
-            name, flags_expr, setter = e.group(1), e.group(2), e.group(3)
+        for e in re.finditer(r'{\s*ngx_string\("([^"]+)"\),(.*?)}', arr.group(1), re.S):
+            name = e.group(1)
+            fields = split_fields(e.group(2))
+            flags_expr, setter = fields[0], fields[1]
+            post = fields[-1].lstrip("&").strip()
             flags = 0
             for tok in re.split(r"[|\s]+", flags_expr.strip()):
                 if tok:
@@ -141,7 +162,11 @@ for path in git("ls-tree", "-r", "--name-only", tag, "src").split():
             kind = SETTERS.get(setter)
             if kind is None:
                 kind = "CustomDup" if duplicate_checking(raw, setter) else "Custom"
-            rows.append((name, module, mtype, flags, kind))
+            values = []
+            if kind in ("Enum", "Bitmask") and post != "NULL":
+                vm = re.search(r"ngx_conf_(?:enum|bitmask)_t\s+" + post + r"\[\]\s*=\s*{(.*?)};", text, re.S)
+                values = re.findall(r'ngx_string\("([^"]*)"\)', vm.group(1)) if vm else []
+            rows.append((name, module, mtype, flags, kind, values))
 
 mt = {"NGX_CORE_MODULE": "Core", "NGX_CONF_MODULE": "Conf", "NGX_EVENT_MODULE": "Event",
       "NGX_HTTP_MODULE": "Http"}
@@ -152,6 +177,7 @@ print("use super::{Cmd, ModuleType::*, Setter::*};")
 print()
 print("#[rustfmt::skip]")
 print("pub(super) static COMMANDS: &[Cmd] = &[")
-for name, module, mtype, flags, kind in rows:
-    print(f'    Cmd {{ name: "{name}", module: {mt[mtype]}, flags: 0x{flags:08x}, setter: {kind} }},')
+for name, module, mtype, flags, kind, values in rows:
+    vals = ", ".join(f'"{v}"' for v in values)
+    print(f'    Cmd {{ name: "{name}", module: {mt[mtype]}, flags: 0x{flags:08x}, setter: {kind}, values: &[{vals}] }},')
 print("];")
