@@ -7,9 +7,9 @@
 //! after the whole file), and the checks of nginx's standard setters (duplicates, `on`/`off`,
 //! numbers, sizes, times, enum and bitmask values) plus `root`/`alias`, `log_format`,
 //! `access_log`, `error_page`, `listen`, certificates and the `events` section. Handler
-//! families live in submodules: [`upstream`] (upstream list, `proxy_pass`, resolution),
-//! [`rewrite`] (`return`, `rewrite`, `if`, `set`, `map`), [`limits`] (`limit_req*`),
-//! [`locations`]. It must not read files except through [`ConfFs`], nor know about the CLI;
+//! families live in submodules: `upstream` (upstream list, `proxy_pass`, resolution),
+//! `rewrite` (`return`, `rewrite`, `if`, `set`, `map`), `limits` (`limit_req*`),
+//! `locations`. It must not read files except through [`ConfFs`], nor know about the CLI;
 //! what it does not check is listed in the README, not guessed.
 
 use std::collections::HashSet;
