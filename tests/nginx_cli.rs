@@ -195,3 +195,23 @@ fn globals_match_nginx() {
         assert_eq!(emerg(&n), emerg(&t), "-g {globals:?}");
     }
 }
+
+/// The shipped nginx example: accepted by nginx and by tollgate.
+#[test]
+fn shipped_nginx_example_is_valid_for_both() {
+    assert!(
+        Path::new(NGINX).exists(),
+        "{NGINX} is missing (`make test` installs nginx)"
+    );
+    let file = common::repo_root()
+        .join("conf/nginx-llm.conf")
+        .display()
+        .to_string();
+    let n = Command::new(NGINX)
+        .args(["-t", "-c", &file])
+        .output()
+        .unwrap();
+    assert_eq!(n.status.code(), Some(0), "nginx: {}", stderr(&n));
+    let t = tollgate(&["-t", "-c", &file]);
+    assert_eq!(t.status.code(), Some(0), "tollgate: {}", stderr(&t));
+}
