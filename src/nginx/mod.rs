@@ -3,7 +3,8 @@
 //!
 //! Owns: the lexer ([`lexer`]), the parser with `include` ([`parser`]), the table of nginx's
 //! directives and its dispatch checks ([`directives`]), the handler checks ([`semantics`]),
-//! `listen` addresses ([`listen`]), certificates ([`tls`]), nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
+//! `listen` addresses ([`listen`]), certificates ([`tls`]), variables ([`variables`]),
+//! nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
 //! ([`fs`]), the `-T` dump ([`dump`]) and what tollgate can do with each directive
 //! ([`support`]). It must not serve traffic, touch pingora, or print: the CLI prints.
 //!
@@ -20,6 +21,7 @@ pub mod semantics;
 pub mod support;
 pub mod tls;
 pub mod units;
+pub mod variables;
 
 pub use diag::{Diag, Level, Location};
 pub use fs::{ConfFs, MemFs, RealFs};

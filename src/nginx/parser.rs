@@ -244,7 +244,7 @@ impl Parser<'_> {
             if d.name == "include" && handler.takes_include() {
                 return self.include(d, line, frame);
             }
-            semantics::entry(handler, &d, line)?;
+            semantics::entry(handler, &d, line, &mut self.state)?;
             frame.directives.push(d);
             return Ok(());
         }

@@ -21,10 +21,12 @@ use super::listen::{Listens, Server};
 use super::parser::Directive;
 use super::tls::Tls;
 use super::units;
+use super::variables::Variables;
 
 mod limits;
 mod locations;
 mod rewrite;
+mod scripts;
 mod upstream;
 
 use limits::{check_limit_req, check_limit_req_zone, check_zone};
@@ -116,6 +118,8 @@ pub struct State {
     http_tls: Tls,
     /// The main file's directory (relative certificate paths start there).
     pub conf_prefix: String,
+    /// Variables used and defined.
+    vars: Variables,
     /// `limit_req` shared memory zones in the order nginx first heard of them: (name, key of
     /// the defining `limit_req_zone`, if any).
     req_zones: Vec<(String, Option<String>)>,
@@ -160,6 +164,7 @@ pub fn directive(
 ) -> Result<Option<Frame>, Diag> {
     check_duplicate(cmd, d, line, frame)?;
     check_value(cmd, d, line)?;
+    scripts::record(d, &mut state.vars);
     match d.name.as_str() {
         "events" => state.events = true,
         "root" | "alias" => check_root(d, line, frame)?,
@@ -234,6 +239,7 @@ pub fn end_block(
                 check_duplicate_locations(server)?;
             }
             state.listens.check_certificates()?;
+            state.vars.check()?;
         }
         ("upstream", _) if !child.directives.iter().any(|c| c.name == "server") => {
             return Err(Diag::at("no servers are inside upstream", line));
@@ -244,7 +250,15 @@ pub fn end_block(
 }
 
 /// Checks one line of a handler-read block.
-pub fn entry(handler: EntryHandler, d: &Directive, line: usize) -> Result<(), Diag> {
+pub fn entry(
+    handler: EntryHandler,
+    d: &Directive,
+    line: usize,
+    state: &mut State,
+) -> Result<(), Diag> {
+    if handler == EntryHandler::Map {
+        scripts::record_map_entry(d, &mut state.vars);
+    }
     if handler == EntryHandler::Map {
         let flag = d.args.is_empty() && (d.name == "hostnames" || d.name == "volatile");
         if !flag && d.args.len() != 1 {
