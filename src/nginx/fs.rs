@@ -214,3 +214,41 @@ fn set_contains(set: &[u8], c: u8) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnmatch_follows_glob3() {
+        assert!(fnmatch(b"*.conf", b"a.conf"));
+        assert!(!fnmatch(b"*.conf", b"a.conf.bak"));
+        assert!(fnmatch(b"site-?.conf", b"site-1.conf"));
+        assert!(fnmatch(b"[ab]*", b"b1"));
+        assert!(!fnmatch(b"[!ab]*", b"b1"));
+        assert!(fnmatch(b"[a-c]x", b"bx"));
+        assert!(fnmatch(b"[]x]", b"]"));
+        assert!(fnmatch(b"\\*", b"*"));
+        assert!(fnmatch(b"[", b"["));
+        assert!(fnmatch(b"*", b""));
+    }
+
+    #[test]
+    fn glob_sorts_and_skips_hidden_files() {
+        let mut fs = MemFs::new();
+        fs.add("/c/sites/b.conf", "")
+            .add("/c/sites/a.conf", "")
+            .add("/c/sites/.x.conf", "");
+        fs.add("/c/sites/sub/c.conf", "").add("/c/other/d.conf", "");
+        assert_eq!(
+            glob(&fs, "/c/sites/*.conf"),
+            ["/c/sites/a.conf", "/c/sites/b.conf"]
+        );
+        assert_eq!(
+            glob(&fs, "/c/*/*.conf"),
+            ["/c/other/d.conf", "/c/sites/a.conf", "/c/sites/b.conf"]
+        );
+        assert_eq!(glob(&fs, "/c/sites/.*.conf"), ["/c/sites/.x.conf"]);
+        assert!(glob(&fs, "/c/none/*.conf").is_empty());
+    }
+}

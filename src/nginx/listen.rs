@@ -76,7 +76,7 @@ impl Listens {
             )
         })?;
         let (mut set, mut default, mut ssl) = (false, false, false);
-        for p in &args[1..] {
+        for p in args.iter().skip(1) {
             let is = |name: &&str| {
                 if name.ends_with('=') {
                     p.starts_with(name)
