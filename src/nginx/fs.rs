@@ -16,6 +16,17 @@ pub trait ConfFs {
     fn list_dir(&self, dir: &str) -> io::Result<Vec<String>>;
     /// Whether a host name resolves (nginx resolves upstream hosts when it reads a config).
     fn resolves(&self, host: &str) -> bool;
+    /// Whether this process runs as root (nginx checks `user` only then).
+    fn is_superuser(&self) -> bool;
+    /// Whether a user (`group == false`) or group of this name exists.
+    fn account_exists(&self, name: &str, group: bool) -> bool;
+}
+
+/// Whether `name` is the first field of a line of a passwd(5)/group(5) file.
+fn listed(file: &[u8], name: &str) -> bool {
+    String::from_utf8_lossy(file)
+        .lines()
+        .any(|l| l.split(':').next() == Some(name))
 }
 
 /// The real file system.
@@ -46,6 +57,21 @@ impl ConfFs for RealFs {
         (host, 80)
             .to_socket_addrs()
             .is_ok_and(|mut a| a.next().is_some())
+    }
+
+    fn is_superuser(&self) -> bool {
+        // The effective uid is the second number of the "Uid:" line.
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                == Some("0")
+        })
+    }
+
+    fn account_exists(&self, name: &str, group: bool) -> bool {
+        let file = if group { "/etc/group" } else { "/etc/passwd" };
+        std::fs::read(file).is_ok_and(|f| listed(&f, name))
     }
 }
 
@@ -107,6 +133,15 @@ impl ConfFs for MemFs {
             .unresolvable
             .iter()
             .any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// In memory there is no root: like nginx run unprivileged, `user` is not checked.
+    fn is_superuser(&self) -> bool {
+        false
+    }
+
+    fn account_exists(&self, _name: &str, _group: bool) -> bool {
+        true
     }
 }
 

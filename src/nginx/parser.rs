@@ -49,6 +49,8 @@ pub struct Config {
 pub struct Options {
     /// Absolute path of the main file.
     pub conf_file: String,
+    /// nginx's prefix (`-p`), with a trailing `/`.
+    pub prefix: String,
     /// Where relative `include`s are resolved: the main file's directory, with a trailing `/`.
     pub conf_prefix: String,
     /// The `-g` directives, if any.
@@ -67,6 +69,7 @@ impl Options {
         };
         Options {
             conf_file,
+            prefix: prefix.to_owned(),
             conf_prefix,
             globals,
         }
@@ -92,7 +95,7 @@ pub fn parse(fs: &dyn ConfFs, opts: &Options) -> Result<Config, Diag> {
         fs,
         opts,
         files: Vec::new(),
-        state: State::new(&opts.conf_prefix),
+        state: State::new(&opts.prefix, &opts.conf_prefix),
         reading: Vec::new(),
         depth: 0,
     };

@@ -118,6 +118,8 @@ pub struct State {
     http_tls: Tls,
     /// The main file's directory (relative certificate paths start there).
     pub conf_prefix: String,
+    /// nginx's prefix (`-p`; `load_module` paths start there).
+    pub prefix: String,
     /// Variables used and defined.
     vars: Variables,
     /// `limit_req` shared memory zones in the order nginx first heard of them: (name, key of
@@ -128,9 +130,10 @@ pub struct State {
 }
 
 impl State {
-    /// The state at the start of a configuration whose main file lives in `conf_prefix`.
-    pub fn new(conf_prefix: &str) -> Self {
+    /// The state at the start of a configuration (`-p` prefix, main file's directory).
+    pub fn new(prefix: &str, conf_prefix: &str) -> Self {
         State {
+            prefix: prefix.to_owned(),
             conf_prefix: conf_prefix.to_owned(),
             ..State::default()
         }
@@ -184,6 +187,8 @@ pub fn directive(
         "log_format" => check_log_format(d, line, state)?,
         "access_log" => check_access_log(d, line, state)?,
         "set" => check_set(d, line)?,
+        "user" => check_user(d, line, fs)?,
+        "load_module" => check_load_module(d, line, state, fs)?,
         "ip_hash" | "hash" | "random" => frame.no_backup = true,
         "server" if frame.context == Context::Upstream => {
             check_upstream_server(d, line, frame, fs)?
@@ -365,6 +370,43 @@ fn check_value(cmd: &Cmd, d: &Directive, line: usize) -> Result<(), Diag> {
         }
         _ => Ok(()),
     }
+}
+
+/// `user USER [GROUP]` (`ngx_set_user`): checked only when running as root, as nginx does.
+fn check_user(d: &Directive, line: usize, fs: &dyn ConfFs) -> Result<(), Diag> {
+    if !fs.is_superuser() {
+        return Ok(());
+    }
+    let user = d.args.first().map_or("", |w| w.text.as_str());
+    if !fs.account_exists(user, false) {
+        return Err(Diag::at(format!("getpwnam(\"{user}\") failed"), line));
+    }
+    let group = d.args.get(1).map_or(user, |w| w.text.as_str());
+    if !fs.account_exists(group, true) {
+        return Err(Diag::at(format!("getgrnam(\"{group}\") failed"), line));
+    }
+    Ok(())
+}
+
+/// `load_module FILE` (relative to the prefix). A missing file gets nginx's `dlopen()`
+/// message; an existing one cannot be loaded by tollgate, which says so.
+fn check_load_module(
+    d: &Directive,
+    line: usize,
+    state: &State,
+    fs: &dyn ConfFs,
+) -> Result<(), Diag> {
+    let name = d.args.first().map_or("", |w| w.text.as_str());
+    let path = super::parser::full_name(&state.prefix, name);
+    let msg = if fs.read(&path).is_err() {
+        format!(
+            "dlopen() \"{path}\" failed ({path}: cannot open shared object file: \
+             No such file or directory)"
+        )
+    } else {
+        format!("dynamic modules are not supported by tollgate: \"{path}\"")
+    };
+    Err(Diag::at(msg, line))
 }
 
 /// `root` and `alias` share one slot (`ngx_http_core_root`).
