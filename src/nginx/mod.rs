@@ -4,7 +4,7 @@
 //! Owns: the lexer ([`lexer`]), the parser with `include` ([`parser`]), the table of nginx's
 //! directives and its dispatch checks ([`directives`]), the handler checks ([`semantics`]),
 //! `listen` addresses ([`listen`]), certificates ([`tls`]), variables ([`variables`]),
-//! nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
+//! common regex mistakes ([`regex`]), nginx's diagnostic texts ([`diag`]), value syntax ([`units`]), the file-system seam
 //! ([`fs`]), the `-T` dump ([`dump`]) and what tollgate can do with each directive
 //! ([`support`]). It must not serve traffic, touch pingora, or print: the CLI prints.
 //!
@@ -17,6 +17,7 @@ pub mod fs;
 pub mod lexer;
 pub mod listen;
 pub mod parser;
+pub mod regex;
 pub mod semantics;
 pub mod support;
 pub mod tls;

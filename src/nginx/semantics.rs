@@ -19,6 +19,7 @@ use super::directives::{Cmd, Context, Setter};
 use super::fs::ConfFs;
 use super::listen::{Listens, Server};
 use super::parser::Directive;
+use super::regex;
 use super::tls::Tls;
 use super::units;
 use super::variables::Variables;
@@ -188,6 +189,11 @@ pub fn directive(
         "access_log" => check_access_log(d, line, state)?,
         "set" => check_set(d, line)?,
         "user" => check_user(d, line, fs)?,
+        "server_name" => {
+            for w in d.args.iter().filter(|w| w.text.starts_with('~')) {
+                regex::check(&w.text[1..]).map_err(|e| Diag::at(e, line))?;
+            }
+        }
         "load_module" => check_load_module(d, line, state, fs)?,
         "ip_hash" | "hash" | "random" => frame.no_backup = true,
         "server" if frame.context == Context::Upstream => {
@@ -268,6 +274,10 @@ pub fn entry(
         let flag = d.args.is_empty() && (d.name == "hostnames" || d.name == "volatile");
         if !flag && d.args.len() != 1 {
             return Err(Diag::at("invalid number of the map parameters", line));
+        }
+        if let Some(key) = d.name.strip_prefix('~') {
+            let pattern = key.strip_prefix('*').unwrap_or(key);
+            regex::check(pattern).map_err(|e| Diag::at(e, line))?;
         }
     }
     Ok(())

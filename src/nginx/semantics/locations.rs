@@ -5,6 +5,7 @@
 //! Owns: [`Loc`] and those messages. It must not match requests to locations.
 
 use super::{Diag, Directive, Frame, Location, State};
+use crate::nginx::regex;
 
 /// A location as nginx's `ngx_http_core_location` classifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,9 @@ pub(super) fn location(
             loc.name = name.to_owned();
             loc.named = name.starts_with('@');
         }
+    }
+    if loc.regex {
+        regex::check(&loc.name).map_err(|e| Diag::at(e, line))?;
     }
     if let Some(p) = &parent.location {
         check_nesting(&loc, p, line)?;

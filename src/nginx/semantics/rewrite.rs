@@ -6,6 +6,7 @@
 //! PCRE; tollgate does not check regex syntax yet).
 
 use super::{Diag, Directive};
+use crate::nginx::regex;
 use crate::nginx::units;
 
 /// `if (CONDITION) {`: `ngx_http_rewrite_if_condition`, without compiling regexes.
@@ -47,8 +48,11 @@ pub(super) fn check_if(d: &Directive, line: usize) -> Result<(), Diag> {
             return invalid(p);
         }
         let op = at(cur + 1);
-        if ["=", "!=", "~", "~*", "!~", "!~*"].contains(&op) {
+        if ["=", "!="].contains(&op) {
             return Ok(());
+        }
+        if ["~", "~*", "!~", "!~*"].contains(&op) {
+            return regex::check(at(last)).map_err(|e| Diag::at(e, line));
         }
         return Err(Diag::at(format!("unexpected \"{op}\" in condition"), line));
     }
@@ -95,6 +99,8 @@ pub(super) fn check_return(d: &Directive, line: usize) -> Result<(), Diag> {
 
 /// `rewrite regex replacement [flag]`.
 pub(super) fn check_rewrite(d: &Directive, line: usize) -> Result<(), Diag> {
+    let pattern = d.args.first().map_or("", |w| w.text.as_str());
+    regex::check(pattern).map_err(|e| Diag::at(e, line))?;
     match d.args.get(2) {
         Some(w) if !["last", "break", "redirect", "permanent"].contains(&w.text.as_str()) => {
             Err(Diag::at(format!("invalid parameter \"{}\"", w.text), line))
