@@ -204,6 +204,21 @@ pub fn directive(
             let server = state.listens.servers.len().saturating_sub(1);
             state.listens.listen(server, &args, line)?;
         }
+        "ssl" => {
+            // ngx_http_ssl_enable: a flag slot (duplicate and on/off checks) that remembers
+            // where it was set.
+            let on = d
+                .args
+                .first()
+                .is_some_and(|w| w.text.eq_ignore_ascii_case("on"));
+            let tls = match frame.context {
+                Context::Http => Some(&mut state.http_tls),
+                _ => state.listens.servers.last_mut().map(|s| &mut s.tls),
+            };
+            if let Some(tls) = tls {
+                tls.enable = Some((on, state.current_file.clone(), line));
+            }
+        }
         "ssl_certificate" | "ssl_certificate_key" => {
             let tls = match frame.context {
                 Context::Http => Some(&mut state.http_tls),
@@ -327,6 +342,7 @@ fn check_error_page(d: &Directive, line: usize) -> Result<(), Diag> {
 
 fn check_duplicate(cmd: &Cmd, d: &Directive, line: usize, frame: &mut Frame) -> Result<(), Diag> {
     let checks = match cmd.setter {
+        Setter::Custom if cmd.name == "ssl" => true,
         Setter::Custom | Setter::Bitmask => false,
         Setter::CustomDup => !CONDITIONAL_DUPLICATES.contains(&cmd.name),
         _ => true,
@@ -341,7 +357,12 @@ fn check_duplicate(cmd: &Cmd, d: &Directive, line: usize, frame: &mut Frame) -> 
 fn check_value(cmd: &Cmd, d: &Directive, line: usize) -> Result<(), Diag> {
     let arg = |i: usize| d.args.get(i).map_or("", |w| w.text.as_str());
     let invalid = |reason: &str| Err(Diag::directive(&d.name, reason, line));
-    match cmd.setter {
+    let setter = if cmd.name == "ssl" {
+        Setter::Flag
+    } else {
+        cmd.setter
+    };
+    match setter {
         Setter::Flag
             if !arg(0).eq_ignore_ascii_case("on") && !arg(0).eq_ignore_ascii_case("off") =>
         {

@@ -6,7 +6,7 @@
 //! exact text nginx 1.22 on OpenSSL 3 prints. It must not parse PEM: a file that exists is
 //! taken as loadable (nginx would also check its content and that key and certificate match).
 
-use super::diag::{errno_text, Diag};
+use super::diag::{errno_text, Diag, Location};
 use super::fs::ConfFs;
 use super::parser::full_name;
 
@@ -15,6 +15,8 @@ use super::parser::full_name;
 pub struct Tls {
     pub certificates: Vec<String>,
     pub keys: Vec<String>,
+    /// The deprecated `ssl on|off;` and where it was written (`None` when not set).
+    pub enable: Option<(bool, String, usize)>,
 }
 
 impl Tls {
@@ -30,11 +32,35 @@ impl Tls {
         Tls {
             certificates: pick(&self.certificates, &http.certificates),
             keys: pick(&self.keys, &http.keys),
+            enable: self.enable.clone().or_else(|| http.enable.clone()),
         }
     }
 
     /// Loads (reads) each certificate, then its key, as nginx does for a server.
     pub fn check(&self, conf_prefix: &str, fs: &dyn ConfFs) -> Result<(), Diag> {
+        if let Some((true, path, line)) = &self.enable {
+            let at = |what: String| {
+                Err(Diag {
+                    location: Location::File {
+                        path: path.clone(),
+                        line: *line,
+                    },
+                    ..Diag::nowhere(what)
+                })
+            };
+            match self.certificates.last() {
+                None => return at("no \"ssl_certificate\" is defined for the \"ssl\" directive".into()),
+                Some(_) if self.keys.is_empty() => {
+                    return at("no \"ssl_certificate_key\" is defined for the \"ssl\" directive".into())
+                }
+                Some(last) if self.keys.len() < self.certificates.len() => {
+                    return at(format!(
+                        "no \"ssl_certificate_key\" is defined for certificate \"{last}\" and the \"ssl\" directive"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         let Some(last) = self.certificates.last() else {
             return Ok(());
         };
