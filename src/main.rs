@@ -26,6 +26,9 @@ struct Cli {
     /// Show the version and build configuration and exit.
     #[arg(short = 'V')]
     build_info: bool,
+    /// Quiet (nginx configs): no "syntax is ok" / "test is successful" lines with -t.
+    #[arg(short = 'q')]
+    quiet: bool,
     /// Prefix path (nginx configs): a relative -c is taken from here.
     #[arg(short = 'p', value_name = "PREFIX")]
     prefix: Option<String>,
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             globals: cli.globals.clone(),
             test: cli.test,
             dump: cli.dump,
+            quiet: cli.quiet,
         });
     }
     if cli.globals.is_some() || cli.prefix.is_some() {

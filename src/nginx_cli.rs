@@ -17,6 +17,8 @@ pub struct Request<'a> {
     pub globals: Option<String>,
     pub test: bool,
     pub dump: bool,
+    /// nginx's `-q`: only errors while testing.
+    pub quiet: bool,
 }
 
 /// Runs the request and returns the process exit status.
@@ -35,8 +37,10 @@ pub fn run(req: &Request<'_>) -> ExitCode {
         }
     };
     if checking {
-        eprintln!("tollgate: the configuration file {file} syntax is ok");
-        eprintln!("tollgate: configuration file {file} test is successful");
+        if !req.quiet {
+            eprintln!("tollgate: the configuration file {file} syntax is ok");
+            eprintln!("tollgate: configuration file {file} test is successful");
+        }
         if req.dump {
             let mut out = std::io::stdout().lock();
             if out

@@ -215,3 +215,38 @@ fn shipped_nginx_example_is_valid_for_both() {
     let t = tollgate(&["-t", "-c", &file]);
     assert_eq!(t.status.code(), Some(0), "tollgate: {}", stderr(&t));
 }
+
+/// `-q` against the real nginx: silence on success, the error and "test failed" otherwise.
+#[test]
+fn quiet_flag_matches_nginx() {
+    assert!(
+        Path::new(NGINX).exists(),
+        "{NGINX} is missing (`make test` installs nginx)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.conf", PROXY);
+    let bad = write(dir.path(), "bad.conf", "events {}\nhttp { gzip maybe; }\n");
+    for file in [&good, &bad] {
+        let n = Command::new(NGINX)
+            .args(["-t", "-q", "-c", file])
+            .output()
+            .unwrap();
+        let t = tollgate(&["-t", "-q", "-c", file]);
+        assert_eq!(n.status.code(), t.status.code(), "{file}");
+        let lines = |out: &Output| {
+            stderr(out)
+                .lines()
+                .map(|l| match l.split_once("[emerg] ") {
+                    Some((_, m)) => format!(
+                        "[emerg] {}",
+                        m.split_once(": ")
+                            .filter(|(p, _)| p.contains('#'))
+                            .map_or(m, |(_, r)| r)
+                    ),
+                    None => l.replacen("nginx: ", "", 1).replacen("tollgate: ", "", 1),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&n), lines(&t), "{file}");
+    }
+}
