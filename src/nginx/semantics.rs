@@ -30,7 +30,7 @@ mod rewrite;
 mod scripts;
 mod upstream;
 
-use limits::{check_limit_req, check_limit_req_zone, check_zone};
+use limits::{check_limit_conn, check_limit_req, check_limit_req_zone, check_zone, Zone};
 use locations::{check_duplicate_locations, location, Loc};
 use rewrite::{check_if, check_map, check_return, check_rewrite, check_set};
 use upstream::{
@@ -123,9 +123,8 @@ pub struct State {
     pub prefix: String,
     /// Variables used and defined.
     vars: Variables,
-    /// `limit_req` shared memory zones in the order nginx first heard of them: (name, key of
-    /// the defining `limit_req_zone`, if any).
-    req_zones: Vec<(String, Option<String>)>,
+    /// `limit_req`/`limit_conn` shared memory zones in the order nginx first heard of them.
+    zones: Vec<Zone>,
     /// Each server's locations, in order (checked when `http` ends).
     servers: Vec<Vec<Loc>>,
 }
@@ -176,8 +175,8 @@ pub fn directive(
             check_limit_req(d, line, state)?;
             check_zone(d, line, frame)?;
         }
-        "limit_conn" => check_zone(d, line, frame)?,
-        "limit_req_zone" => check_limit_req_zone(d, line, state)?,
+        "limit_conn" => check_limit_conn(d, line, frame, state)?,
+        "limit_req_zone" | "limit_conn_zone" => check_limit_req_zone(d, line, state)?,
         "error_page" => check_error_page(d, line)?,
         "map" => check_map(d, line)?,
         "if" => check_if(d, line)?,
@@ -304,9 +303,10 @@ pub fn end_of_config(state: &State) -> Result<(), Diag> {
         return Err(Diag::nowhere("no \"events\" section in configuration"));
     }
     // ngx_init_cycle creates the shared memory zones after every module's configuration.
-    if let Some((name, _)) = state.req_zones.iter().find(|(_, key)| key.is_none()) {
+    if let Some(zone) = state.zones.iter().find(|z| z.key.is_none()) {
         return Err(Diag::nowhere(format!(
-            "zero size shared memory zone \"{name}\""
+            "zero size shared memory zone \"{}\"",
+            zone.name
         )));
     }
     Ok(())

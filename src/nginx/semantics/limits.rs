@@ -1,14 +1,63 @@
-//! `limit_req_zone`, `limit_req` and `limit_conn` checks (`ngx_http_limit_req_zone`,
-//! `ngx_http_limit_req`, `ngx_http_limit_conn`).
+//! `limit_req_zone`, `limit_req`, `limit_conn_zone` and `limit_conn` checks
+//! (`ngx_http_limit_req_zone`, `ngx_http_limit_req`, `ngx_http_limit_conn_zone`,
+//! `ngx_http_limit_conn`).
 //!
-//! Owns: rates, zone sizes, burst/delay values, zone rebinding, zones used but never declared
+//! Owns: rates, zone sizes, burst/delay values, connection counts, zone rebinding, zones used
+//! but never declared
 //! (nginx reports those when it creates shared memory, after parsing), and one zone per
 //! block. It must not model the limiting itself.
 
 use super::{Diag, Directive, Frame, State};
+
+/// A shared memory zone of `limit_req` or `limit_conn`: declared (with its key) by
+/// `*_zone`, or only used so far.
+#[derive(Debug, Clone)]
+pub(super) struct Zone {
+    pub(super) module: &'static str,
+    pub(super) name: String,
+    pub(super) key: Option<String>,
+}
+
+/// Notes that `module` uses zone `name` (nginx's `ngx_shared_memory_add` with size 0).
+fn use_zone(state: &mut State, module: &'static str, name: &str) {
+    if !state
+        .zones
+        .iter()
+        .any(|z| z.module == module && z.name == name)
+    {
+        state.zones.push(Zone {
+            module,
+            name: name.to_owned(),
+            key: None,
+        });
+    }
+}
+
+/// `limit_conn ZONE NUMBER`: the zone is registered, repeated zones are refused, then the
+/// number is checked.
+pub(super) fn check_limit_conn(
+    d: &Directive,
+    line: usize,
+    frame: &mut Frame,
+    state: &mut State,
+) -> Result<(), Diag> {
+    let zone = d.args.first().map_or("", |w| w.text.as_str());
+    use_zone(state, "limit_conn", zone);
+    check_zone(d, line, frame)?;
+    let number = d.args.get(1).map_or("", |w| w.text.as_str());
+    match units::atoi(number) {
+        Some(n) if n > 65535 => Err(Diag::at("connection limit must be less 65536", line)),
+        Some(n) if n > 0 => Ok(()),
+        _ => Err(Diag::at(
+            format!("invalid number of connections \"{number}\""),
+            line,
+        )),
+    }
+}
 use crate::nginx::units;
 
-/// `limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m`.
+/// `limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m` and `limit_conn_zone KEY
+/// zone=NAME:SIZE` (no rate).
 pub(super) fn check_limit_req_zone(
     d: &Directive,
     line: usize,
@@ -26,7 +75,10 @@ pub(super) fn check_limit_req_zone(
                 return Err(Diag::at(format!("zone \"{p}\" is too small"), line));
             }
             name = Some(zone_name.to_owned());
-        } else if let Some(rate) = p.strip_prefix("rate=") {
+        } else if let Some(rate) = p
+            .strip_prefix("rate=")
+            .filter(|_| d.name == "limit_req_zone")
+        {
             let digits = rate
                 .strip_suffix("r/s")
                 .or_else(|| rate.strip_suffix("r/m"))
@@ -40,22 +92,37 @@ pub(super) fn check_limit_req_zone(
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Err(Diag::at(
-            "\"limit_req_zone\" must have \"zone\" parameter",
+            format!("\"{}\" must have \"zone\" parameter", d.name),
             line,
         ));
     };
     let key = d.args.first().map_or("", |w| w.text.as_str()).to_owned();
-    match state.req_zones.iter_mut().find(|(n, _)| *n == name) {
-        Some((_, Some(bound))) => Err(Diag::at(
-            format!("limit_req_zone \"{name}\" is already bound to key \"{bound}\""),
+    let module = d.name.trim_end_matches("_zone");
+    match state
+        .zones
+        .iter_mut()
+        .find(|z| z.module == module && z.name == name)
+    {
+        Some(Zone {
+            key: Some(bound), ..
+        }) => Err(Diag::at(
+            format!("{} \"{name}\" is already bound to key \"{bound}\"", d.name),
             line,
         )),
-        Some((_, slot)) => {
-            *slot = Some(key);
+        Some(zone) => {
+            zone.key = Some(key);
             Ok(())
         }
         None => {
-            state.req_zones.push((name, Some(key)));
+            state.zones.push(Zone {
+                module: if module == "limit_req" {
+                    "limit_req"
+                } else {
+                    "limit_conn"
+                },
+                name,
+                key: Some(key),
+            });
             Ok(())
         }
     }
@@ -84,9 +151,7 @@ pub(super) fn check_limit_req(d: &Directive, line: usize, state: &mut State) -> 
     let Some(zone) = zone else {
         return Err(Diag::at("\"limit_req\" must have \"zone\" parameter", line));
     };
-    if !state.req_zones.iter().any(|(n, _)| *n == zone) {
-        state.req_zones.push((zone, None));
-    }
+    use_zone(state, "limit_req", &zone);
     Ok(())
 }
 
