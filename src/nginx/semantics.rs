@@ -188,6 +188,9 @@ pub fn directive(
         "access_log" => check_access_log(d, line, state)?,
         "set" => check_set(d, line)?,
         "user" => check_user(d, line, fs)?,
+        "worker_processes" | "worker_connections" | "keepalive_timeout" => {
+            check_custom_value(d, line)?
+        }
         "server_name" => {
             for w in d.args.iter().filter(|w| w.text.starts_with('~')) {
                 regex::check(&w.text[1..]).map_err(|e| Diag::at(e, line))?;
@@ -401,6 +404,29 @@ fn check_value(cmd: &Cmd, d: &Directive, line: usize) -> Result<(), Diag> {
         }
         _ => Ok(()),
     }
+}
+
+/// The value checks of a few custom setters that mirror the standard ones.
+fn check_custom_value(d: &Directive, line: usize) -> Result<(), Diag> {
+    let arg = |i: usize| d.args.get(i).map_or("", |w| w.text.as_str());
+    let ok = match d.name.as_str() {
+        "worker_processes" => arg(0) == "auto" || units::atoi(arg(0)).is_some(),
+        "worker_connections" => {
+            if units::atoi(arg(0)).is_none() {
+                return Err(Diag::at(format!("invalid number \"{}\"", arg(0)), line));
+            }
+            true
+        }
+        // keepalive_timeout TIMEOUT [HEADER_TIMEOUT]
+        _ => {
+            units::parse_time(arg(0), false).is_some()
+                && (d.args.len() < 2 || units::parse_time(arg(1), true).is_some())
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Diag::directive(&d.name, "invalid value", line))
 }
 
 /// `user USER [GROUP]` (`ngx_set_user`): checked only when running as root, as nginx does.
