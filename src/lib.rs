@@ -12,6 +12,8 @@
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
+//! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
+//!   diagnostics); serving nginx configs is not built yet.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
 //! - [`usage`]: token counting (tiktoken), provider usage extraction, include_usage injection.
 //! - [`quota`]: limits, windows, estimate → reserve → settle against a `QuotaStore`.
@@ -30,6 +32,7 @@ pub mod balance;
 pub mod config;
 pub mod error;
 pub mod llm;
+pub mod nginx;
 pub mod observe;
 pub mod providers;
 pub mod proxy;

@@ -1,4 +1,6 @@
-//! The `tollgate` binary: nginx-style CLI → load config → run.
+//! The `tollgate` binary: nginx-style CLI → detect the format → load config → run.
+
+mod nginx_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,45 @@ struct Cli {
     /// Show the version and build configuration and exit.
     #[arg(short = 'V')]
     build_info: bool,
+    /// Quiet (nginx configs): no "syntax is ok" / "test is successful" lines with -t.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Prefix path (nginx configs): a relative -c is taken from here.
+    #[arg(short = 'p', value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Global directives set before the configuration file (nginx configs).
+    #[arg(short = 'g', value_name = "DIRECTIVES")]
+    globals: Option<String>,
+    /// Error log file (nginx configs); accepted for nginx compatibility, diagnostics go to
+    /// stderr.
+    #[arg(short = 'e', value_name = "FILE")]
+    error_log: Option<String>,
+    /// Configuration format; by default a `.conf` file (or nginx-looking content) is nginx.
+    #[arg(long = "format", value_enum)]
+    format: Option<Format>,
+}
+
+/// The configuration formats tollgate reads.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Nginx,
+    Yaml,
+}
+
+impl Cli {
+    /// The format asked for, or guessed from the file name and content.
+    fn format(&self) -> Format {
+        if let Some(f) = self.format {
+            return f;
+        }
+        let path = self.conf.display().to_string();
+        let content = std::fs::read(&self.conf).unwrap_or_default();
+        if tollgate::nginx::looks_like_nginx(&path, &content) {
+            Format::Nginx
+        } else {
+            Format::Yaml
+        }
+    }
 }
 
 // glibc malloc showed ~10% of the gateway's CPU under load (bench/README.md); mimalloc's
@@ -39,10 +80,25 @@ fn main() -> ExitCode {
         eprintln!("tollgate version: tollgate/{VERSION}");
         if cli.build_info {
             eprintln!("built with pingora 0.9.1 (features: proxy, lb, rustls)");
-            eprintln!("config formats: yaml");
+            eprintln!("config formats: yaml, nginx (test and dump only: -t, -T)");
             eprintln!("providers: openai (and OpenAI-compatible servers), mock (built in)");
         }
         return ExitCode::SUCCESS;
+    }
+    if cli.format() == Format::Nginx {
+        let conf = cli.conf.display().to_string();
+        return nginx_cli::run(&nginx_cli::Request {
+            conf: &conf,
+            prefix: cli.prefix.as_deref(),
+            globals: cli.globals.clone(),
+            test: cli.test,
+            dump: cli.dump,
+            quiet: cli.quiet,
+        });
+    }
+    if cli.globals.is_some() || cli.prefix.is_some() {
+        eprintln!("tollgate: [emerg] -p and -g apply to nginx configurations only");
+        return ExitCode::FAILURE;
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let file = cli.conf.display().to_string();
