@@ -62,7 +62,7 @@ pub fn run(config: Config) -> Result<(), String> {
 
     let any_checks = config.providers.values().any(|p| match &p.kind {
         ProviderKind::OpenAi(o) => o.health_check.is_some(),
-        ProviderKind::Mock(_) => false,
+        ProviderKind::Anthropic(_) | ProviderKind::Mock(_) => false,
     });
     if any_checks {
         let probes = background_service(

@@ -49,7 +49,7 @@ impl Balancer {
             .collect();
         let checked = config.providers.values().filter_map(|p| match &p.kind {
             ProviderKind::OpenAi(o) => o.health_check.as_ref().map(|_| p.name.as_str()),
-            ProviderKind::Mock(_) => None,
+            ProviderKind::Anthropic(_) | ProviderKind::Mock(_) => None,
         });
         Balancer {
             pools,

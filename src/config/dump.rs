@@ -8,7 +8,7 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind,
+    AnthropicProvider, Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind,
     QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
@@ -43,6 +43,7 @@ pub fn dump(config: &Config) -> String {
     for (name, p) in &config.providers {
         let v = match &p.kind {
             ProviderKind::OpenAi(o) => openai(o),
+            ProviderKind::Anthropic(a) => anthropic(a),
             ProviderKind::Mock(m) => mock(m),
         };
         providers.insert(str(name), v);
@@ -220,6 +221,17 @@ fn openai(o: &OpenAiProvider) -> Value {
         m.insert(str("stream_usage"), Value::from(false));
     }
     Value::Mapping(m)
+}
+
+fn anthropic(a: &AnthropicProvider) -> Value {
+    map([
+        ("kind", str("anthropic")),
+        ("base_url", str(a.base_url.to_string())),
+        ("api_key", str(REDACTED)),
+        ("version", str(&a.version)),
+        ("default_max_tokens", Value::from(a.default_max_tokens)),
+        ("timeouts", timeouts(&a.timeouts)),
+    ])
 }
 
 fn resilience(r: &Resilience) -> Value {
