@@ -8,8 +8,8 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    AnthropicProvider, Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind,
-    QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
+    AnthropicProvider, Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider,
+    ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
 

@@ -30,7 +30,9 @@ pub(crate) fn upstream_error(provider: &str, e: &UpstreamError, before_head: boo
 }
 
 /// Upstream response headers worth passing on (ids, rate-limit and retry hints).
-pub(crate) fn forwarded(headers: &http::HeaderMap) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+pub(crate) fn forwarded(
+    headers: &http::HeaderMap,
+) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
     headers.iter().filter_map(|(k, v)| {
         let n = k.as_str();
         let keep = n == "x-request-id"
@@ -210,7 +212,10 @@ pub(crate) fn metered(log: &mut RequestLog<'_>, ev: Bytes) -> Option<Bytes> {
 
 /// Ends a started stream with an OpenAI-style error event (the SDKs raise on it), then closes
 /// the chunked body properly. Returns the error for metrics.
-pub(crate) async fn fail_stream(ds: &mut dyn Downstream, e: GatewayError) -> Result<(), GatewayError> {
+pub(crate) async fn fail_stream(
+    ds: &mut dyn Downstream,
+    e: GatewayError,
+) -> Result<(), GatewayError> {
     let ev = Bytes::from(format!("data: {}\n\n", e.to_json()));
     let _ = ds.write_body(ev, false).await;
     let _ = ds.write_body(Bytes::new(), true).await;

@@ -67,10 +67,8 @@ pub(crate) fn translate_error(provider: &str, e: TranslateError) -> GatewayError
 /// JSON body; the retry and rate-limit headers stay, so clients back off as asked.
 pub(crate) fn translate_failure(r: FailedResponse) -> FailedResponse {
     let e = decode_error(r.status, &r.body);
-    let body = serde_json::to_vec(&e.body).map_or_else(
-        |_| GatewayError::Internal.body(),
-        Bytes::from,
-    );
+    let body =
+        serde_json::to_vec(&e.body).map_or_else(|_| GatewayError::Internal.body(), Bytes::from);
     let mut headers = r.headers;
     headers.insert(
         http::header::CONTENT_TYPE,

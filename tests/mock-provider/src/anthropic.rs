@@ -209,7 +209,9 @@ fn validate_block(b: &Value) -> Result<(), &'static str> {
         Some("text") => has("text", Value::is_string),
         Some("image") => has("source", Value::is_object),
         Some("tool_use") => {
-            has("id", Value::is_string) && has("name", Value::is_string) && has("input", Value::is_object)
+            has("id", Value::is_string)
+                && has("name", Value::is_string)
+                && has("input", Value::is_object)
         }
         Some("tool_result") => has("tool_use_id", Value::is_string),
         Some("thinking") => has("thinking", Value::is_string),
@@ -280,7 +282,10 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
     };
     let a = Answer {
         id: format!("msg_mock{n}"),
-        model: body.get("model").and_then(Value::as_str).unwrap_or("claude-mock"),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("claude-mock"),
         tokens: openai::tokens(&out),
         stop,
         input: input_tokens(body),

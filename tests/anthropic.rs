@@ -1,0 +1,325 @@
+//! `kind: anthropic` targets behind the OpenAI front door: the gateway translates requests to
+//! Anthropic's Messages API (the mock provider's `/v1/messages`, which validates them like
+//! Anthropic does) and the answers, errors and streams back to the OpenAI shapes.
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tollgate_mock_provider::{Fault, MockProvider};
+
+use common::{
+    assert_python_ok, client, metric_sum, python, sse_data, start_gateway, start_mock, stream_text,
+    Gateway, KEY_ALL, MOCK_TEXT, UPSTREAM_KEY,
+};
+
+const CONFIG: &str = r#"listen: ["{listen}"]
+admin: { listen: "{admin}" }
+server: { threads: 2, grace_period: 10s, max_body_size: 1MiB }
+timeouts: { connect: 1s, first_byte: 2s, idle: 2s, total: 20s }
+providers:
+  claude: { kind: anthropic, base_url: "{anthropic}", api_key: "sk-upstream-test" }
+  up:     { kind: openai, base_url: "{upstream}", api_key: "sk-upstream-test" }
+models:
+  claude: { targets: [ { provider: claude, model: claude-sonnet-4-5 } ] }
+  claude-then-gpt:
+    targets:
+      - { provider: claude, model: claude-sonnet-4-5, priority: 0 }
+      - { provider: up, model: gpt-4o-2024-08-06, priority: 1 }
+keys:
+  - { name: all, key: sk-test-all }
+"#;
+
+/// The mock's root URL (Anthropic base URLs carry no `/v1`).
+fn anthropic_base(mock: &MockProvider) -> String {
+    mock.base_url().trim_end_matches("/v1").to_owned()
+}
+
+async fn setup() -> (MockProvider, Gateway) {
+    let mock = start_mock().await;
+    let yaml = CONFIG
+        .replace("{anthropic}", &anthropic_base(&mock))
+        .replace("{upstream}", &mock.base_url());
+    let gw = start_gateway(yaml).await;
+    (mock, gw)
+}
+
+async fn post(gw: &Gateway, body: &Value) -> reqwest::Response {
+    client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY_ALL)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Requests the mock got on the Messages endpoint.
+fn messages_requests(mock: &MockProvider) -> Vec<tollgate_mock_provider::RecordedRequest> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/messages")
+        .collect()
+}
+
+fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hi"},
+    ]})
+}
+
+/// Chunks of a streamed response, bounded in time.
+async fn collect_chunks(resp: reqwest::Response) -> Vec<Vec<u8>> {
+    let mut stream = resp.bytes_stream();
+    let mut chunks = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Some(c) = tokio::time::timeout_at(deadline, stream.next())
+        .await
+        .expect("stream did not end in time")
+    {
+        chunks.push(c.expect("stream error").to_vec());
+    }
+    chunks
+}
+
+async fn metrics(gw: &Gateway) -> String {
+    let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_stream_chat_is_translated_both_ways() {
+    let (mock, gw) = setup().await;
+    let resp = post(&gw, &chat("claude")).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion", "{v}");
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant", "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], MOCK_TEXT, "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
+    // (3 + 2) system + (3 + 2) user; the default reply has 10 words.
+    assert_eq!(v["usage"]["prompt_tokens"], 10, "{v}");
+    assert_eq!(v["usage"]["completion_tokens"], 10, "{v}");
+    assert_eq!(v["usage"]["total_tokens"], 20, "{v}");
+
+    let reqs = messages_requests(&mock);
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.header("x-api-key"), Some(UPSTREAM_KEY));
+    assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(
+        r.header("authorization"),
+        None,
+        "no client credential upstream"
+    );
+    for (k, v) in &r.headers {
+        assert!(!v.contains(KEY_ALL), "client key leaked in {k}");
+    }
+    let up = r.json();
+    assert_eq!(up["model"], "claude-sonnet-4-5");
+    assert_eq!(up["max_tokens"], 4096);
+    assert_eq!(up["system"], "Be brief.");
+    assert_eq!(
+        up["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "Say hi"}]}])
+    );
+
+    // Token metrics carry the provider's numbers.
+    let m = metrics(&gw).await;
+    let labels = |t| [("type", t), ("model", "claude"), ("provider", "claude")];
+    assert_eq!(
+        metric_sum(&m, "tollgate_tokens_total", &labels("input")),
+        10.0
+    );
+    assert_eq!(
+        metric_sum(&m, "tollgate_tokens_total", &labels("output")),
+        10.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_tokens_maps_to_length() {
+    let (mock, gw) = setup().await;
+    let mut body = chat("claude");
+    body["max_completion_tokens"] = json!(3);
+    let v: Value = post(&gw, &body).await.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "This is a", "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "length", "{v}");
+    assert_eq!(messages_requests(&mock)[0].json()["max_tokens"], 3);
+}
+
+async fn stream(gw: &Gateway, include_usage: bool) -> (Vec<Vec<u8>>, Vec<String>) {
+    let mut body = chat("claude");
+    body["stream"] = json!(true);
+    if include_usage {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    let resp = post(gw, &body).await;
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/event-stream"), "{ct}");
+    let chunks = collect_chunks(resp).await;
+    let all = String::from_utf8(chunks.concat()).unwrap();
+    (chunks, sse_data(&all))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_is_translated_one_event_per_chunk() {
+    let (mock, gw) = setup().await;
+    let (chunks, events) = stream(&gw, false).await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    assert_eq!(stream_text(&events), MOCK_TEXT, "{events:?}");
+    let parsed: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    for v in &parsed {
+        assert_eq!(v["object"], "chat.completion.chunk", "{v}");
+        assert!(v["usage"].is_null(), "no usage without include_usage: {v}");
+        assert!(!v["choices"].as_array().unwrap().is_empty(), "{v}");
+    }
+    let finishes: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| !v["choices"][0]["finish_reason"].is_null())
+        .collect();
+    assert_eq!(finishes.len(), 1, "{events:?}");
+    assert_eq!(finishes[0]["choices"][0]["finish_reason"], "stop");
+    for c in &chunks {
+        let s = String::from_utf8_lossy(c);
+        assert!(
+            s.matches("data:").count() <= 1,
+            "two events in one chunk: {s:?}"
+        );
+    }
+    let reqs = messages_requests(&mock);
+    assert!(reqs[0].problems.is_empty(), "{:?}", reqs[0].problems);
+    assert_eq!(reqs[0].json()["stream"], true);
+    assert!(reqs[0].json().get("stream_options").is_none());
+
+    // The usage was counted although the client did not see it.
+    let m = metrics(&gw).await;
+    let out = [("type", "output"), ("model", "claude")];
+    assert_eq!(metric_sum(&m, "tollgate_tokens_total", &out), 10.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_usage_chunk_only_when_asked() {
+    let (mock, gw) = setup().await;
+    let (_, events) = stream(&gw, true).await;
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let usage: Vec<Value> = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter(|v| v["usage"].is_object())
+        .collect();
+    assert_eq!(usage.len(), 1, "{events:?}");
+    assert_eq!(usage[0]["choices"], json!([]));
+    assert_eq!(usage[0]["usage"]["prompt_tokens"], 10);
+    assert_eq!(usage[0]["usage"]["completion_tokens"], 10);
+    assert!(messages_requests(&mock)[0].problems.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overloaded_529_falls_back_to_the_next_target() {
+    let (mock, gw) = setup().await;
+    mock.push_fault(Fault::Status {
+        status: 529,
+        headers: vec![],
+        body: None,
+    });
+    let resp = post(&gw, &chat("claude-then-gpt")).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], MOCK_TEXT, "{v}");
+    let paths: Vec<String> = mock.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v1/messages", "/v1/chat/completions"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overloaded_529_alone_is_an_openai_503() {
+    let (mock, gw) = setup().await;
+    mock.set_fault_always(Some(Fault::Status {
+        status: 529,
+        headers: vec![("retry-after".into(), "1".into())],
+        body: None,
+    }));
+    let resp = post(&gw, &chat("claude")).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "overloaded_error", "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    assert!(
+        v.get("type").is_none(),
+        "OpenAI shape, not Anthropic's: {v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_400_is_an_openai_400() {
+    let (mock, gw) = setup().await;
+    mock.push_fault(Fault::Status {
+        status: 400,
+        headers: vec![],
+        body: Some(
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: bad"}}"#
+                .into(),
+        ),
+    });
+    let resp = post(&gw, &chat("claude")).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert_eq!(v["error"]["message"], "messages: bad", "{v}");
+    assert_eq!(messages_requests(&mock).len(), 1, "a 400 is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untranslatable_request_is_a_400_before_the_upstream() {
+    let (mock, gw) = setup().await;
+    let mut body = chat("claude");
+    body["n"] = json!(2);
+    let resp = post(&gw, &body).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_python_sdk_against_an_anthropic_target() {
+    let (mock, gw) = setup().await;
+    let base_url = gw.url("/v1");
+    let out = tokio::task::spawn_blocking(move || {
+        python(
+            "openai_sdk_anthropic.py",
+            &[
+                ("TOLLGATE_BASE_URL", base_url.as_str()),
+                ("TOLLGATE_KEY", KEY_ALL),
+                ("TOLLGATE_MOCK_TEXT", MOCK_TEXT),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_python_ok(&out);
+    let reqs = messages_requests(&mock);
+    assert!(reqs.len() >= 3, "upstream saw {} requests", reqs.len());
+    for r in &reqs {
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+}
