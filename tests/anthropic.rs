@@ -85,9 +85,18 @@ async fn collect_chunks(resp: reqwest::Response) -> Vec<Vec<u8>> {
     chunks
 }
 
-async fn metrics(gw: &Gateway) -> String {
-    let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
-    r.text().await.unwrap()
+/// `tollgate_tokens_total` for `labels`, polled until it reaches `want` (usage is recorded
+/// just after the response ends) or 5 s pass.
+async fn tokens_metric(gw: &Gateway, labels: &[(&str, &str)], want: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
+        let got = metric_sum(&r.text().await.unwrap(), "tollgate_tokens_total", labels);
+        if got == want || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,16 +139,9 @@ async fn non_stream_chat_is_translated_both_ways() {
     );
 
     // Token metrics carry the provider's numbers.
-    let m = metrics(&gw).await;
     let labels = |t| [("type", t), ("model", "claude"), ("provider", "claude")];
-    assert_eq!(
-        metric_sum(&m, "tollgate_tokens_total", &labels("input")),
-        10.0
-    );
-    assert_eq!(
-        metric_sum(&m, "tollgate_tokens_total", &labels("output")),
-        10.0
-    );
+    assert_eq!(tokens_metric(&gw, &labels("input"), 10.0).await, 10.0);
+    assert_eq!(tokens_metric(&gw, &labels("output"), 10.0).await, 10.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -206,9 +208,8 @@ async fn stream_is_translated_one_event_per_chunk() {
     assert!(reqs[0].json().get("stream_options").is_none());
 
     // The usage was counted although the client did not see it.
-    let m = metrics(&gw).await;
     let out = [("type", "output"), ("model", "claude")];
-    assert_eq!(metric_sum(&m, "tollgate_tokens_total", &out), 10.0);
+    assert_eq!(tokens_metric(&gw, &out, 10.0).await, 10.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -322,4 +323,109 @@ async fn openai_python_sdk_against_an_anthropic_target() {
     for r in &reqs {
         assert!(r.problems.is_empty(), "{:?}", r.problems);
     }
+}
+
+fn weather_tools() -> Value {
+    json!([{"type": "function", "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+    }}])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_call_round_trip() {
+    let (mock, gw) = setup().await;
+    let ask = json!({"role": "user", "content": "call: Paris"});
+    let body = json!({"model": "claude", "messages": [ask], "tools": weather_tools()});
+    let v: Value = post(&gw, &body).await.json().await.unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{v}");
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["type"], "function", "{v}");
+    assert_eq!(call["function"]["name"], "get_weather", "{v}");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"text": "Paris"}));
+
+    // The result goes back; Anthropic gets tool_use and tool_result blocks.
+    let id = call["id"].as_str().unwrap().to_owned();
+    let body = json!({"model": "claude", "tools": weather_tools(), "messages": [
+        ask,
+        {"role": "assistant", "content": null, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": id, "content": "sunny"},
+    ]});
+    let v: Value = post(&gw, &body).await.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], MOCK_TEXT, "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
+    let reqs = messages_requests(&mock);
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+    let up = reqs[1].json();
+    assert_eq!(up["tools"][0]["name"], "get_weather", "{up}");
+    assert_eq!(up["messages"][1]["content"][0]["type"], "tool_use", "{up}");
+    assert_eq!(up["messages"][1]["content"][0]["id"], id.as_str(), "{up}");
+    assert_eq!(up["messages"][2]["role"], "user", "{up}");
+    assert_eq!(
+        up["messages"][2]["content"][0]["type"], "tool_result",
+        "{up}"
+    );
+    assert_eq!(
+        up["messages"][2]["content"][0]["tool_use_id"],
+        id.as_str(),
+        "{up}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_tool_call_arguments_assemble() {
+    let (_mock, gw) = setup().await;
+    let body = json!({"model": "claude", "stream": true, "tools": weather_tools(),
+        "messages": [{"role": "user", "content": "call: Paris"}]});
+    let resp = post(&gw, &body).await;
+    assert_eq!(resp.status(), 200);
+    let all = String::from_utf8(collect_chunks(resp).await.concat()).unwrap();
+    let events = sse_data(&all);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{all}");
+    let mut name = String::new();
+    let mut args = String::new();
+    let mut finish = Value::Null;
+    for e in &events[..events.len() - 1] {
+        let v: Value = serde_json::from_str(e).unwrap();
+        let choice = &v["choices"][0];
+        if let Some(calls) = choice["delta"]["tool_calls"].as_array() {
+            for c in calls {
+                assert_eq!(c["index"], 0, "{v}");
+                name.push_str(c["function"]["name"].as_str().unwrap_or_default());
+                args.push_str(c["function"]["arguments"].as_str().unwrap_or_default());
+            }
+        }
+        if !choice["finish_reason"].is_null() {
+            finish = choice["finish_reason"].clone();
+        }
+    }
+    assert_eq!(name, "get_weather", "{all}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"text": "Paris"})
+    );
+    assert_eq!(finish, "tool_calls", "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_cut_by_the_provider_ends_with_an_error_event() {
+    let (mock, gw) = setup().await;
+    mock.push_fault(Fault::DisconnectAfter { events: 5 });
+    let mut body = chat("claude");
+    body["stream"] = json!(true);
+    let resp = post(&gw, &body).await;
+    assert_eq!(resp.status(), 200);
+    let all = String::from_utf8(collect_chunks(resp).await.concat()).unwrap();
+    let events = sse_data(&all);
+    assert!(!events.iter().any(|e| e == "[DONE]"), "{all}");
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert!(last["error"]["message"].is_string(), "{all}");
+    // Two words arrived before the cut.
+    assert_eq!(stream_text(&events), "This is", "{all}");
 }

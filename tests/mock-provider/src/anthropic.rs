@@ -4,6 +4,9 @@
 //! Replies follow the crate's rules (reply text, `echo:`, one token per word); `max_tokens`
 //! truncates with `stop_reason: "max_tokens"`, else `"end_turn"`. `input_tokens` = for the
 //! system prompt (if any) and every message, 3 + its words; `output_tokens` = words emitted.
+//! Tools: when the request has `tools` and the last user text starts with `call:`, the answer
+//! is one `tool_use` block calling the first tool with `{"text": <the rest, trimmed>}`
+//! (`stop_reason: "tool_use"`, `output_tokens` = words of that input's JSON).
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -268,6 +271,9 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
                 .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
         })
         .map(|m| text_of(m.get("content")));
+    if let Some(a) = tool_answer(n, body, last_user.as_deref()) {
+        return a.reply(body);
+    }
     let text = openai::reply_text(opts, last_user.as_deref()).into_owned();
     let mut out: Vec<&str> = text.split_whitespace().collect();
     let limit = body
@@ -282,40 +288,120 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
     };
     let a = Answer {
         id: format!("msg_mock{n}"),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("claude-mock"),
-        tokens: openai::tokens(&out),
+        model: model_of(body),
+        content: Content::Text(openai::tokens(&out)),
         stop,
         input: input_tokens(body),
     };
-    if body.get("stream").and_then(Value::as_bool) == Some(true) {
-        Reply::events(a.events())
-    } else {
-        Reply::json(200, a.message().to_string().into_bytes())
-    }
+    a.reply(body)
+}
+
+fn model_of(body: &Value) -> &str {
+    body.get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("claude-mock")
+}
+
+/// The `call:` rule (see the module docs).
+fn tool_answer<'b>(n: u64, body: &'b Value, last_user: Option<&str>) -> Option<Answer<'b>> {
+    let rest = last_user?.trim_start().strip_prefix("call:")?.trim();
+    let name = body.pointer("/tools/0/name").and_then(Value::as_str)?;
+    Some(Answer {
+        id: format!("msg_mock{n}"),
+        model: model_of(body),
+        content: Content::Tool {
+            id: format!("toolu_mock{n}"),
+            name: name.to_owned(),
+            input: json!({ "text": rest }),
+        },
+        stop: "tool_use",
+        input: input_tokens(body),
+    })
 }
 
 struct Answer<'a> {
     id: String,
     model: &'a str,
-    tokens: Vec<String>,
+    content: Content,
     stop: &'static str,
     input: usize,
 }
 
+enum Content {
+    /// The reply's tokens (words, all but the first with a leading space).
+    Text(Vec<String>),
+    Tool {
+        id: String,
+        name: String,
+        input: Value,
+    },
+}
+
+impl Content {
+    fn output_tokens(&self) -> usize {
+        match self {
+            Content::Text(tokens) => tokens.len(),
+            Content::Tool { input, .. } => words(&input.to_string()),
+        }
+    }
+
+    fn block(&self) -> Value {
+        match self {
+            Content::Text(tokens) => json!({"type": "text", "text": tokens.concat()}),
+            Content::Tool { id, name, input } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": input})
+            }
+        }
+    }
+
+    /// The `content_block_start` block and the deltas of the one block.
+    fn stream(&self) -> (Value, Vec<Value>) {
+        match self {
+            Content::Text(tokens) => (
+                json!({"type": "text", "text": ""}),
+                tokens
+                    .iter()
+                    .map(|t| json!({"type": "text_delta", "text": t}))
+                    .collect(),
+            ),
+            Content::Tool { id, name, input } => {
+                // Anthropic streams the input JSON in arbitrary pieces; two halves here.
+                let json = input.to_string();
+                let mid = (json.len() / 2..json.len())
+                    .find(|i| json.is_char_boundary(*i))
+                    .unwrap_or(json.len());
+                let (a, b) = json.split_at(mid);
+                (
+                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    [a, b]
+                        .iter()
+                        .map(|p| json!({"type": "input_json_delta", "partial_json": p}))
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
 impl Answer<'_> {
+    fn reply(&self, body: &Value) -> Reply {
+        if body.get("stream").and_then(Value::as_bool) == Some(true) {
+            Reply::events(self.events())
+        } else {
+            Reply::json(200, self.message().to_string().into_bytes())
+        }
+    }
+
     fn message(&self) -> Value {
         json!({
             "id": self.id,
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [{"type": "text", "text": self.tokens.concat()}],
+            "content": [self.content.block()],
             "stop_reason": self.stop,
             "stop_sequence": null,
-            "usage": {"input_tokens": self.input, "output_tokens": self.tokens.len()},
+            "usage": {"input_tokens": self.input, "output_tokens": self.content.output_tokens()},
         })
     }
 
@@ -326,20 +412,19 @@ impl Answer<'_> {
             "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": {"input_tokens": self.input, "output_tokens": 1},
         }});
+        let (first, deltas) = self.content.stream();
         let mut out = vec![
             event("message_start", &start),
             event(
                 "content_block_start",
-                &json!({"type": "content_block_start", "index": 0,
-                        "content_block": {"type": "text", "text": ""}}),
+                &json!({"type": "content_block_start", "index": 0, "content_block": first}),
             ),
             event("ping", &json!({"type": "ping"})),
         ];
-        for t in &self.tokens {
+        for delta in deltas {
             out.push(event(
                 "content_block_delta",
-                &json!({"type": "content_block_delta", "index": 0,
-                        "delta": {"type": "text_delta", "text": t}}),
+                &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
             ));
         }
         out.push(event(
@@ -350,7 +435,7 @@ impl Answer<'_> {
             "message_delta",
             &json!({"type": "message_delta",
                     "delta": {"stop_reason": self.stop, "stop_sequence": null},
-                    "usage": {"output_tokens": self.tokens.len()}}),
+                    "usage": {"output_tokens": self.content.output_tokens()}}),
         ));
         out.push(event("message_stop", &json!({"type": "message_stop"})));
         out
