@@ -220,19 +220,13 @@ async fn attempt_once<'a>(
         drop(lease);
         return Step::Done(out);
     }
-    let mut failed = read_failure(ex, &target.provider.name).await;
-    if let (true, Failure::Response(r)) = (anthropic, &mut failed) {
+    let failed = match read_failure(ex, &target.provider.name).await {
         // Translated now: if this is the last failure it reaches an OpenAI client as is.
-        let raw = std::mem::replace(
-            r,
-            relay::FailedResponse {
-                status: 0,
-                headers: http::HeaderMap::new(),
-                body: Bytes::new(),
-            },
-        );
-        *r = relay_anthropic::translate_failure(raw);
-    }
+        Failure::Response(r) if anthropic => {
+            Failure::Response(relay_anthropic::translate_failure(r))
+        }
+        other => other,
+    };
     let hint = match &failed {
         Failure::Response(r) => retry_after::hint(
             r.status,
