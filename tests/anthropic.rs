@@ -429,3 +429,70 @@ async fn stream_cut_by_the_provider_ends_with_an_error_event() {
     // Two words arrived before the cut.
     assert_eq!(stream_text(&events), "This is", "{all}");
 }
+
+/// An Anthropic provider's health probe (`GET /v1/models` with its key and version) takes it
+/// out of rotation while failing, and back when passing.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_check_probes_with_anthropic_credentials() {
+    let mock = start_mock().await;
+    let up = start_mock().await;
+    let yaml = CONFIG
+        .replace(
+            r#"api_key: "sk-upstream-test" }
+  up:"#,
+            r#"api_key: "sk-upstream-test",
+            health_check: { interval: 100ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 1 } }
+  up:"#,
+        )
+        .replace("{anthropic}", &anthropic_base(&mock))
+        .replace("{upstream}", &up.base_url());
+    let gw = start_gateway(yaml).await;
+    let healthy = |want: f64| {
+        let gw = &gw;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
+                let text = r.text().await.unwrap();
+                let got = metric_sum(
+                    &text,
+                    "tollgate_provider_healthy",
+                    &[("provider", "claude")],
+                );
+                if got == want || tokio::time::Instant::now() >= deadline {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(healthy(1.0).await, 1.0);
+    mock.set_fault_always(Some(Fault::Status {
+        status: 500,
+        headers: vec![],
+        body: None,
+    }));
+    assert_eq!(healthy(0.0).await, 0.0);
+    // Unhealthy: the next tier answers.
+    let v: Value = post(&gw, &chat("claude-then-gpt"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["model"], "gpt-4o-2024-08-06", "{v}");
+    mock.set_fault_always(None);
+    assert_eq!(healthy(1.0).await, 1.0);
+
+    let probes: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/models")
+        .collect();
+    assert!(!probes.is_empty());
+    for p in &probes {
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(p.method, "GET");
+        assert_eq!(p.header("x-api-key"), Some(UPSTREAM_KEY));
+        assert_eq!(p.header("anthropic-version"), Some("2023-06-01"));
+    }
+}

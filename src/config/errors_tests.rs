@@ -269,6 +269,18 @@ models: { c: { targets: [ { provider: claude, model: claude-sonnet-4-5 } ] } }
     assert_eq!(a.api_key.expose(), "sk-ant-x");
     assert_eq!(a.version, "2023-06-01");
     assert_eq!(a.default_max_tokens, 4096);
+    assert!(a.health_check.is_none());
+    let checked = load_ok(&text.replace(
+        "api_key: sk-ant-x }",
+        "api_key: sk-ant-x, health_check: { interval: 5s } }",
+    ));
+    let ProviderKind::Anthropic(a) = &checked.providers["claude"].kind else {
+        panic!("anthropic kind")
+    };
+    assert_eq!(
+        a.health_check.as_ref().map(|h| h.path.as_str()),
+        Some("/v1/models")
+    );
     let dumped = super::dump(&ok);
     assert!(!dumped.contains("sk-ant-x"), "{dumped}");
     assert!(dumped.contains("kind: anthropic"), "{dumped}");
@@ -281,7 +293,7 @@ models: { c: { targets: [ { provider: a }, { provider: b } ] } }
 ";
     assert_eq!(errors(bad), [
         "conf/x.yaml:3:3: providers.a: missing field `api_key` (Anthropic requires a key)",
-        "conf/x.yaml:4:73: providers.b.stream_usage: unknown field `stream_usage`, expected one of `base_url`, `api_key`, `version`, `default_max_tokens`, `timeouts`",
+        "conf/x.yaml:4:73: providers.b.stream_usage: unknown field `stream_usage`, expected one of `base_url`, `api_key`, `version`, `default_max_tokens`, `timeouts`, `health_check`",
     ]);
     let bad = bad.replace(", stream_usage: true", "");
     assert_eq!(errors(&bad), [

@@ -320,6 +320,15 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// The active health check, if configured.
+    pub fn health_check(&self) -> Option<&HealthCheck> {
+        match self {
+            ProviderKind::OpenAi(o) => o.health_check.as_ref(),
+            ProviderKind::Anthropic(a) => a.health_check.as_ref(),
+            ProviderKind::Mock(_) => None,
+        }
+    }
+
     /// Stable, bounded label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {
@@ -358,6 +367,8 @@ pub struct AnthropicProvider {
     /// `max_tokens` when the client sets none (Anthropic requires it).
     pub default_max_tokens: u64,
     pub timeouts: Timeouts,
+    /// Active health check (`GET {base_url}{path}`, default path `/v1/models`); `None` = none.
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.

@@ -158,7 +158,9 @@ fn openai(
         None => Some(*defaults),
     };
     let health_check = match &raw.health_check {
-        Some(h) => super::resilience::health_check(h, &path.key("health_check"), d).map(Some),
+        Some(h) => {
+            super::resilience::health_check(h, &path.key("health_check"), "/models", d).map(Some)
+        }
         None => Some(None),
     };
     Some(OpenAiProvider {
@@ -187,7 +189,14 @@ fn anthropic(
         .ok();
     let key_path = path.key("api_key");
     let api_key = match raw.api_key {
-        Some(k) if !k.is_empty() => Some(Secret::new(k)),
+        Some(k) if !k.is_empty() && HeaderValue::from_str(&k).is_ok() => Some(Secret::new(k)),
+        Some(k) if !k.is_empty() => {
+            d.at(
+                &key_path,
+                "api_key holds characters not allowed in a header",
+            );
+            None
+        }
         Some(_) => {
             let from = if cx.substituted.contains(&key_path) {
                 " (after env interpolation)"
@@ -226,12 +235,18 @@ fn anthropic(
         Some(t) => timeouts(t, *defaults, &path.key("timeouts"), d),
         None => Some(*defaults),
     };
+    let hc_path = path.key("health_check");
+    let health_check = match &raw.health_check {
+        Some(h) => super::resilience::health_check(h, &hc_path, "/v1/models", d).map(Some),
+        None => Some(None),
+    };
     Some(AnthropicProvider {
         base_url: base_url?,
         api_key: api_key?,
         version: version?,
         default_max_tokens: default_max_tokens?,
         timeouts: timeouts?,
+        health_check: health_check?,
     })
 }
 

@@ -89,7 +89,7 @@ pub(crate) struct RawOpenAi {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `base_url`, `api_key`, `version`, `default_max_tokens`, `timeouts`"
+    expecting = "a mapping with `base_url`, `api_key`, `version`, `default_max_tokens`, `timeouts`, `health_check`"
 )]
 pub(crate) struct RawAnthropic {
     pub base_url: Option<String>,
@@ -97,6 +97,7 @@ pub(crate) struct RawAnthropic {
     pub version: Option<String>,
     pub default_max_tokens: Option<u64>,
     pub timeouts: Option<RawTimeouts>,
+    pub health_check: Option<RawHealthCheck>,
 }
 
 /// `providers.<name>.health_check`

@@ -56,6 +56,13 @@ fn headers(p: &AnthropicProvider, stream: bool) -> Vec<(HeaderName, HeaderValue)
             HeaderValue::from_static(USER_AGENT),
         ),
     ];
+    out.extend(auth_headers(p));
+    out
+}
+
+/// `x-api-key` and `anthropic-version` (also sent by the health probe).
+pub fn auth_headers(p: &AnthropicProvider) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::with_capacity(2);
     // Both values were checked as header values when the config was loaded; a value that
     // still fails is left out and Anthropic answers 401/400, which the client sees.
     if let Ok(mut key) = HeaderValue::from_str(p.api_key.expose()) {
@@ -85,6 +92,7 @@ mod tests {
             version: "2023-06-01".into(),
             default_max_tokens: 77,
             timeouts: Timeouts::default(),
+            health_check: None,
         }
     }
 

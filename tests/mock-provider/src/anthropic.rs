@@ -119,6 +119,32 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     (answer(opts, n, &body), problems)
 }
 
+/// `GET /v1/models` from an Anthropic client (it sends `anthropic-version`): Anthropic's
+/// model list, behind the same `x-api-key` check.
+pub(crate) fn models(opts: &Options, req: &Incoming) -> (Reply, Vec<String>) {
+    let mut problems = req.problems.clone();
+    if req.method != "GET" {
+        problems.push(format!("method {} not allowed for /v1/models", req.method));
+    }
+    if let Some(p) = auth_problem(opts, req) {
+        problems.push(p);
+        return (
+            error(401, "authentication_error", "invalid x-api-key"),
+            problems,
+        );
+    }
+    if !problems.is_empty() {
+        let message = format!("Invalid request: {}", problems.join("; "));
+        return (error(400, "invalid_request_error", &message), problems);
+    }
+    let body = json!({
+        "data": [{"type": "model", "id": "claude-mock", "display_name": "Claude Mock",
+                  "created_at": "2025-01-01T00:00:00Z"}],
+        "has_more": false, "first_id": "claude-mock", "last_id": "claude-mock",
+    });
+    (Reply::json(200, body.to_string().into_bytes()), problems)
+}
+
 fn auth_problem(opts: &Options, req: &Incoming) -> Option<String> {
     let key = opts.api_key.as_deref()?;
     match req.header("x-api-key") {

@@ -178,6 +178,8 @@
 //! `output_tokens`; `stop_reason` is `end_turn` or `max_tokens`. Streams send `message_start`,
 //! `content_block_start`, `ping`, one `content_block_delta` (`text_delta`) per word,
 //! `content_block_stop`, `message_delta` (stop reason and usage) and `message_stop`.
+//! `GET /v1/models` with an `anthropic-version` header answers Anthropic's model list
+//! (`claude-mock`) behind the same `x-api-key` check.
 //!
 //! # Faults
 //!
