@@ -496,3 +496,52 @@ async fn health_check_probes_with_anthropic_credentials() {
         assert_eq!(p.header("anthropic-version"), Some("2023-06-01"));
     }
 }
+
+/// A 429 from the only target reaches the client OpenAI-shaped with Anthropic's retry and
+/// rate-limit headers.
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_keeps_retry_and_ratelimit_headers() {
+    let (mock, gw) = setup().await;
+    mock.set_fault_always(Some(Fault::Status {
+        status: 429,
+        headers: vec![
+            ("retry-after".into(), "7".into()),
+            ("anthropic-ratelimit-requests-remaining".into(), "0".into()),
+            ("request-id".into(), "req_ant_1".into()),
+        ],
+        body: None,
+    }));
+    let resp = post(&gw, &chat("claude")).await;
+    assert_eq!(resp.status(), 429);
+    let h = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(h("retry-after").as_deref(), Some("7"));
+    assert_eq!(
+        h("anthropic-ratelimit-requests-remaining").as_deref(),
+        Some("0")
+    );
+    assert_eq!(h("request-id").as_deref(), Some("req_ant_1"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+}
+
+/// Only chat is translated: other endpoints on an Anthropic model are a 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn embeddings_on_an_anthropic_model_is_a_400() {
+    let (mock, gw) = setup().await;
+    let resp = client()
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(KEY_ALL)
+        .json(&json!({"model": "claude", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unsupported_by_provider", "{v}");
+    assert!(mock.requests().is_empty());
+}
