@@ -7,8 +7,12 @@
 //! the client's original body (so any body size replays intact, and each target gets its own
 //! model name), feeding outcomes and retry hints to the breakers, and answering with the LAST
 //! failure (its status, body and retry headers) when every attempt failed. Nothing is retried
-//! once a response head went to the client. Must not: know provider wire details beyond
-//! "build a request" (providers/), or parse retry hints itself (balance::retry_after).
+//! once a response head went to the client. Anthropic targets: the request is encoded from the
+//! client's original body (a request Anthropic cannot express ends the request with a 400, no
+//! fallback: every target of a model group should serve the same requests), 529 is retryable
+//! too, and their failures are translated to the OpenAI shape when read. Must not: know
+//! provider wire details beyond "build a request" (providers/), or parse retry hints itself
+//! (balance::retry_after).
 
 use std::time::{Duration, SystemTime};
 
