@@ -545,3 +545,20 @@ async fn embeddings_on_an_anthropic_model_is_a_400() {
     assert_eq!(v["error"]["code"], "unsupported_by_provider", "{v}");
     assert!(mock.requests().is_empty());
 }
+
+/// An `error` event from Anthropic mid-stream reaches the client as one OpenAI error event,
+/// and the stream still ends properly (no `[DONE]`, like the gateway's other failed streams).
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_error_mid_stream_becomes_an_openai_error_event() {
+    let (_mock, gw) = setup().await;
+    let body = json!({"model": "claude", "stream": true,
+        "messages": [{"role": "user", "content": "fail: Overloaded right now"}]});
+    let resp = post(&gw, &body).await;
+    assert_eq!(resp.status(), 200);
+    let all = String::from_utf8(collect_chunks(resp).await.concat()).unwrap();
+    let events = sse_data(&all);
+    assert!(!events.iter().any(|e| e == "[DONE]"), "{all}");
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["message"], "Overloaded right now", "{all}");
+    assert_eq!(last["error"]["type"], "overloaded_error", "{all}");
+}

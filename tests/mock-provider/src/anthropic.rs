@@ -7,6 +7,9 @@
 //! Tools: when the request has `tools` and the last user text starts with `call:`, the answer
 //! is one `tool_use` block calling the first tool with `{"text": <the rest, trimmed>}`
 //! (`stop_reason: "tool_use"`, `output_tokens` = words of that input's JSON).
+//! Mid-stream errors: a streamed request whose last user text starts with `fail:` gets
+//! `message_start`, `ping` and then an `error` event (`overloaded_error`, the rest of the text
+//! as its message), as Anthropic sends when it is overloaded after the response started.
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -297,6 +300,14 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
                 .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
         })
         .map(|m| text_of(m.get("content")));
+    let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+    if let Some(message) = last_user
+        .as_deref()
+        .and_then(|t| t.trim_start().strip_prefix("fail:"))
+        .filter(|_| stream)
+    {
+        return failing_stream(n, body, message.trim());
+    }
     if let Some(a) = tool_answer(n, body, last_user.as_deref()) {
         return a.reply(body);
     }
@@ -320,6 +331,22 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
         input: input_tokens(body),
     };
     a.reply(body)
+}
+
+/// The `fail:` rule (see the module docs).
+fn failing_stream(n: u64, body: &Value, message: &str) -> Reply {
+    let start = json!({"type": "message_start", "message": {
+        "id": format!("msg_mock{n}"), "type": "message", "role": "assistant",
+        "model": model_of(body), "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": input_tokens(body), "output_tokens": 1},
+    }});
+    let error = json!({"type": "error",
+        "error": {"type": "overloaded_error", "message": message}});
+    Reply::events(vec![
+        event("message_start", &start),
+        event("ping", &json!({"type": "ping"})),
+        event("error", &error),
+    ])
 }
 
 fn model_of(body: &Value) -> &str {
