@@ -562,3 +562,56 @@ async fn provider_error_mid_stream_becomes_an_openai_error_event() {
     assert_eq!(last["error"]["message"], "Overloaded right now", "{all}");
     assert_eq!(last["error"]["type"], "overloaded_error", "{all}");
 }
+
+/// Quotas settle with Anthropic's reported usage, also for a stream whose client did not ask
+/// for usage: 100 output tokens reserved per request, 10 used each time.
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_settles_with_the_translated_stream_usage() {
+    let mock = start_mock().await;
+    let yaml = format!(
+        "{CONFIG}quota:\n  store: memory\n  limits:\n    - {{ output_tokens: 1000, per: hour }}\n"
+    )
+    .replace("{anthropic}", &anthropic_base(&mock))
+    .replace("{upstream}", &mock.base_url());
+    let gw = start_gateway(yaml).await;
+    let mut body = chat("claude");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(100);
+    let r = post(&gw, &body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.header_u64("x-ratelimit-remaining-output-tokens"),
+        Some(900)
+    );
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("usage"), "{text}");
+    // Settlement runs right after a stream ends, so a request may still see an earlier
+    // reservation: poll until one sees every earlier request settled at 10.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    for earlier in 1u64.. {
+        let r = post(&gw, &body).await;
+        let remaining = r.header_u64("x-ratelimit-remaining-output-tokens");
+        let _ = r.text().await;
+        if remaining == Some(1000 - 10 * earlier - 100) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never settled at 10 per request: {remaining:?} after {earlier}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+trait HeaderU64 {
+    fn header_u64(&self, name: &str) -> Option<u64>;
+}
+
+impl HeaderU64 for reqwest::Response {
+    fn header_u64(&self, name: &str) -> Option<u64> {
+        self.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+}
