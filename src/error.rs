@@ -28,6 +28,9 @@ pub enum GatewayError {
         param: &'static str,
         message: String,
     },
+    /// The request cannot be expressed for the target's provider (e.g. Anthropic).
+    #[error("{0}")]
+    Untranslatable(String),
     #[error("The request body is larger than the limit of {limit} bytes.")]
     BodyTooLarge { limit: u64 },
     #[error("Method {method} is not allowed on {path}; allowed: {allow}.")]
@@ -82,7 +85,8 @@ impl GatewayError {
             GatewayError::ModelNotFound(_) | GatewayError::NotFound { .. } => 404,
             GatewayError::InvalidJson(_)
             | GatewayError::MissingParameter(_)
-            | GatewayError::InvalidParameter { .. } => 400,
+            | GatewayError::InvalidParameter { .. }
+            | GatewayError::Untranslatable(_) => 400,
             GatewayError::BodyTooLarge { .. } => 413,
             GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => 502,
@@ -106,6 +110,7 @@ impl GatewayError {
             | GatewayError::InvalidJson(_)
             | GatewayError::MissingParameter(_)
             | GatewayError::InvalidParameter { .. }
+            | GatewayError::Untranslatable(_)
             | GatewayError::BodyTooLarge { .. }
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::NotFound { .. } => "invalid_request_error",
@@ -131,6 +136,7 @@ impl GatewayError {
             GatewayError::InvalidJson(_) => "invalid_json",
             GatewayError::MissingParameter(_) => "missing_required_parameter",
             GatewayError::InvalidParameter { .. } => "invalid_value",
+            GatewayError::Untranslatable(_) => "unsupported_by_provider",
             GatewayError::BodyTooLarge { .. } => "request_too_large",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::NotFound { .. } => "not_found",
@@ -154,6 +160,7 @@ impl GatewayError {
             GatewayError::MissingApiKey
             | GatewayError::InvalidApiKey
             | GatewayError::InvalidJson(_)
+            | GatewayError::Untranslatable(_)
             | GatewayError::BodyTooLarge { .. }
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::NotFound { .. }

@@ -6,11 +6,12 @@
 //! - [`server`]: pingora server assembly, listeners, threads, signals, graceful shutdown.
 //! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
-//!   model group, the attempt loop with retries and fallback, relay) and the active health
-//!   probes.
+//!   model group, the attempt loop with retries and fallback, relay, translated relay for
+//!   Anthropic targets) and the active health probes.
 //! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
-//! - [`providers`]: pure per-provider codecs (OpenAI-compatible, built-in mock).
+//! - [`providers`]: pure per-provider codecs (OpenAI-compatible, Anthropic Messages, built-in
+//!   mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
 //!   diagnostics); serving nginx configs is not built yet.

@@ -17,7 +17,7 @@ use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::{AdminApp, Readiness};
-use crate::config::{Config, ProviderKind};
+use crate::config::Config;
 use crate::llm::Gateway;
 use crate::observe::Metrics;
 use crate::proxy::Tollgate;
@@ -60,10 +60,10 @@ pub fn run(config: Config) -> Result<(), String> {
         server.add_service(svc);
     }
 
-    let any_checks = config.providers.values().any(|p| match &p.kind {
-        ProviderKind::OpenAi(o) => o.health_check.is_some(),
-        ProviderKind::Mock(_) => false,
-    });
+    let any_checks = config
+        .providers
+        .values()
+        .any(|p| p.kind.health_check().is_some());
     if any_checks {
         let probes = background_service(
             "health checks",

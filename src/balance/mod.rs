@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use crate::config::{Config, ProviderKind};
+use crate::config::Config;
 
 pub use breaker::{Outcome, State, Transition, TripReason};
 pub use pool::{Lease, Pick, Pool};
@@ -47,10 +47,10 @@ impl Balancer {
                 (name.clone(), Pool::new(g, rb, seed, now))
             })
             .collect();
-        let checked = config.providers.values().filter_map(|p| match &p.kind {
-            ProviderKind::OpenAi(o) => o.health_check.as_ref().map(|_| p.name.as_str()),
-            ProviderKind::Mock(_) => None,
-        });
+        let checked = config
+            .providers
+            .values()
+            .filter_map(|p| p.kind.health_check().map(|_| p.name.as_str()));
         Balancer {
             pools,
             health: health::Health::new(checked),

@@ -8,8 +8,8 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    Config, Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind,
-    QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
+    AnthropicProvider, Config, HealthCheck, Limit, Measure, MockProvider, OnStoreError,
+    OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
 
@@ -43,6 +43,7 @@ pub fn dump(config: &Config) -> String {
     for (name, p) in &config.providers {
         let v = match &p.kind {
             ProviderKind::OpenAi(o) => openai(o),
+            ProviderKind::Anthropic(a) => anthropic(a),
             ProviderKind::Mock(m) => mock(m),
         };
         providers.insert(str(name), v);
@@ -205,21 +206,37 @@ fn openai(o: &OpenAiProvider) -> Value {
     }
     m.insert(str("timeouts"), timeouts(&o.timeouts));
     if let Some(h) = &o.health_check {
-        m.insert(
-            str("health_check"),
-            map([
-                ("path", str(&h.path)),
-                ("interval", str(format_duration(h.interval))),
-                ("timeout", str(format_duration(h.timeout))),
-                ("healthy_threshold", Value::from(h.healthy_threshold)),
-                ("unhealthy_threshold", Value::from(h.unhealthy_threshold)),
-            ]),
-        );
+        m.insert(str("health_check"), health_check(h));
     }
     if !o.stream_usage {
         m.insert(str("stream_usage"), Value::from(false));
     }
     Value::Mapping(m)
+}
+
+fn anthropic(a: &AnthropicProvider) -> Value {
+    let mut m = map([
+        ("kind", str("anthropic")),
+        ("base_url", str(a.base_url.to_string())),
+        ("api_key", str(REDACTED)),
+        ("version", str(&a.version)),
+        ("default_max_tokens", Value::from(a.default_max_tokens)),
+        ("timeouts", timeouts(&a.timeouts)),
+    ]);
+    if let (Some(h), Value::Mapping(m)) = (&a.health_check, &mut m) {
+        m.insert(str("health_check"), health_check(h));
+    }
+    m
+}
+
+fn health_check(h: &HealthCheck) -> Value {
+    map([
+        ("path", str(&h.path)),
+        ("interval", str(format_duration(h.interval))),
+        ("timeout", str(format_duration(h.timeout))),
+        ("healthy_threshold", Value::from(h.healthy_threshold)),
+        ("unhealthy_threshold", Value::from(h.unhealthy_threshold)),
+    ])
 }
 
 fn resilience(r: &Resilience) -> Value {

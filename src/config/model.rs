@@ -313,15 +313,27 @@ pub struct Provider {
 pub enum ProviderKind {
     /// OpenAI and every OpenAI-compatible server (vLLM, Ollama /v1, llama.cpp, Groq, ...).
     OpenAi(OpenAiProvider),
+    /// Anthropic's Messages API, reached from the OpenAI front door by translation.
+    Anthropic(AnthropicProvider),
     /// The built-in offline mock: answers in-process, no network.
     Mock(MockProvider),
 }
 
 impl ProviderKind {
+    /// The active health check, if configured.
+    pub fn health_check(&self) -> Option<&HealthCheck> {
+        match self {
+            ProviderKind::OpenAi(o) => o.health_check.as_ref(),
+            ProviderKind::Anthropic(a) => a.health_check.as_ref(),
+            ProviderKind::Mock(_) => None,
+        }
+    }
+
     /// Stable, bounded label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {
             ProviderKind::OpenAi(_) => "openai",
+            ProviderKind::Anthropic(_) => "anthropic",
             ProviderKind::Mock(_) => "mock",
         }
     }
@@ -341,6 +353,22 @@ pub struct OpenAiProvider {
     /// need it). Off for servers that reject `stream_options` (e.g. Mistral's API): their
     /// streams are then metered by counting the generated text.
     pub stream_usage: bool,
+}
+
+/// An Anthropic Messages API upstream (`POST {base_url}/v1/messages`).
+#[derive(Debug, Clone)]
+pub struct AnthropicProvider {
+    /// Default `https://api.anthropic.com` (no `/v1`: the Messages path carries it).
+    pub base_url: BaseUrl,
+    /// Sent as `x-api-key`.
+    pub api_key: Secret,
+    /// Sent as `anthropic-version`.
+    pub version: String,
+    /// `max_tokens` when the client sets none (Anthropic requires it).
+    pub default_max_tokens: u64,
+    pub timeouts: Timeouts,
+    /// Active health check (`GET {base_url}{path}`, default path `/v1/models`); `None` = none.
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.

@@ -11,9 +11,11 @@ use http::{HeaderName, HeaderValue};
 use serde_yaml::Value;
 
 use super::error::Diagnostics;
-use super::model::{MockProvider, OpenAiProvider, Provider, ProviderKind, Secret, Timeouts};
+use super::model::{
+    AnthropicProvider, MockProvider, OpenAiProvider, Provider, ProviderKind, Secret, Timeouts,
+};
 use super::path::YamlPath;
-use super::raw::{RawMock, RawOpenAi, PROVIDER_KINDS};
+use super::raw::{RawAnthropic, RawMock, RawOpenAi, PROVIDER_KINDS};
 use super::units::kind;
 use super::url::parse_base_url;
 use super::validate::{duration, entries, one_of, timeouts, Context};
@@ -106,6 +108,10 @@ fn provider_kind(
             let raw: RawOpenAi = d.deserialize(&rest, path)?;
             openai(raw, path, defaults, cx, d).map(ProviderKind::OpenAi)
         }
+        "anthropic" => {
+            let raw: RawAnthropic = d.deserialize(&rest, path)?;
+            anthropic(raw, path, defaults, cx, d).map(ProviderKind::Anthropic)
+        }
         "mock" => {
             let raw: RawMock = d.deserialize(&rest, path)?;
             mock(raw, path, d).map(ProviderKind::Mock)
@@ -152,7 +158,9 @@ fn openai(
         None => Some(*defaults),
     };
     let health_check = match &raw.health_check {
-        Some(h) => super::resilience::health_check(h, &path.key("health_check"), d).map(Some),
+        Some(h) => {
+            super::resilience::health_check(h, &path.key("health_check"), "/models", d).map(Some)
+        }
         None => Some(None),
     };
     Some(OpenAiProvider {
@@ -164,6 +172,86 @@ fn openai(
         stream_usage: raw.stream_usage.unwrap_or(true),
     })
 }
+
+/// Anthropic's public API; a configured base URL replaces it (proxies, test servers).
+const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
+fn anthropic(
+    raw: RawAnthropic,
+    path: &YamlPath,
+    defaults: &Timeouts,
+    cx: &Context<'_>,
+    d: &mut Diagnostics<'_>,
+) -> Option<AnthropicProvider> {
+    let url = raw.base_url.as_deref().unwrap_or(ANTHROPIC_BASE_URL);
+    let base_url = parse_base_url(url)
+        .map_err(|m| d.at(&path.key("base_url"), m))
+        .ok();
+    let key_path = path.key("api_key");
+    let api_key = match raw.api_key {
+        Some(k) if !k.is_empty() && HeaderValue::from_str(&k).is_ok() => Some(Secret::new(k)),
+        Some(k) if !k.is_empty() => {
+            d.at(
+                &key_path,
+                "api_key holds characters not allowed in a header",
+            );
+            None
+        }
+        Some(_) => {
+            let from = if cx.substituted.contains(&key_path) {
+                " (after env interpolation)"
+            } else {
+                ""
+            };
+            d.at(&key_path, format!("api_key is empty{from}"));
+            None
+        }
+        None => {
+            d.at(path, "missing field `api_key` (Anthropic requires a key)");
+            None
+        }
+    };
+    let version = match raw.version {
+        Some(v) if v.is_empty() || HeaderValue::from_str(&v).is_err() => {
+            d.at(
+                &path.key("version"),
+                "version must be a non-empty header value such as `2023-06-01`",
+            );
+            None
+        }
+        v => Some(v.unwrap_or_else(|| crate::providers::anthropic::DEFAULT_VERSION.to_owned())),
+    };
+    let default_max_tokens = match raw.default_max_tokens {
+        Some(0) => {
+            d.at(
+                &path.key("default_max_tokens"),
+                "default_max_tokens must be at least 1",
+            );
+            None
+        }
+        n => Some(n.unwrap_or(DEFAULT_ANTHROPIC_MAX_TOKENS)),
+    };
+    let timeouts = match &raw.timeouts {
+        Some(t) => timeouts(t, *defaults, &path.key("timeouts"), d),
+        None => Some(*defaults),
+    };
+    let hc_path = path.key("health_check");
+    let health_check = match &raw.health_check {
+        Some(h) => super::resilience::health_check(h, &hc_path, "/v1/models", d).map(Some),
+        None => Some(None),
+    };
+    Some(AnthropicProvider {
+        base_url: base_url?,
+        api_key: api_key?,
+        version: version?,
+        default_max_tokens: default_max_tokens?,
+        timeouts: timeouts?,
+        health_check: health_check?,
+    })
+}
+
+/// `max_tokens` sent when neither the client nor the config sets one.
+const DEFAULT_ANTHROPIC_MAX_TOKENS: u64 = 4096;
 
 type Headers = Vec<(HeaderName, HeaderValue)>;
 

@@ -28,7 +28,7 @@ pub(crate) const SECTIONS: &[&str] = &[
 ];
 
 /// Every provider `kind`.
-pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "mock"];
+pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "mock"];
 
 /// `admin:`
 #[derive(Debug, Deserialize)]
@@ -82,6 +82,22 @@ pub(crate) struct RawOpenAi {
     pub health_check: Option<RawHealthCheck>,
     /// Ask streams for usage (`stream_options.include_usage`); default true.
     pub stream_usage: Option<bool>,
+}
+
+/// `providers.<name>` with `kind: anthropic` (the `kind` field is taken out before this is
+/// read).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `base_url`, `api_key`, `version`, `default_max_tokens`, `timeouts`, `health_check`"
+)]
+pub(crate) struct RawAnthropic {
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub version: Option<String>,
+    pub default_max_tokens: Option<u64>,
+    pub timeouts: Option<RawTimeouts>,
+    pub health_check: Option<RawHealthCheck>,
 }
 
 /// `providers.<name>.health_check`

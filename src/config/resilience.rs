@@ -122,12 +122,15 @@ fn at_least_one(
     }
 }
 
+/// `default_path` is the probe path when none is configured (a model list: `/models` under
+/// an OpenAI base URL, `/v1/models` under Anthropic's root).
 pub(crate) fn health_check(
     raw: &RawHealthCheck,
     path: &YamlPath,
+    default_path: &str,
     d: &mut Diagnostics<'_>,
 ) -> Option<HealthCheck> {
-    let p = raw.path.clone().unwrap_or_else(|| "/models".to_owned());
+    let p = raw.path.clone().unwrap_or_else(|| default_path.to_owned());
     let path_ok = p.starts_with('/') && !p.bytes().any(|b| b.is_ascii_control() || b == b' ');
     if !path_ok {
         d.at(

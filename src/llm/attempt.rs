@@ -7,8 +7,12 @@
 //! the client's original body (so any body size replays intact, and each target gets its own
 //! model name), feeding outcomes and retry hints to the breakers, and answering with the LAST
 //! failure (its status, body and retry headers) when every attempt failed. Nothing is retried
-//! once a response head went to the client. Must not: know provider wire details beyond
-//! "build a request" (providers/), or parse retry hints itself (balance::retry_after).
+//! once a response head went to the client. Anthropic targets: the request is encoded from the
+//! client's original body (a request Anthropic cannot express ends the request with a 400, no
+//! fallback: every target of a model group should serve the same requests), 529 is retryable
+//! too, and their failures are translated to the OpenAI shape when read. Must not: know
+//! provider wire details beyond "build a request" (providers/), or parse retry hints itself
+//! (balance::retry_after).
 
 use std::time::{Duration, SystemTime};
 
@@ -19,14 +23,14 @@ use super::downstream::Downstream;
 use super::handler::RequestLog;
 use super::request::{self, RequestHead};
 use super::route::Route;
-use super::{relay, Gateway};
+use super::{relay, relay_anthropic, Gateway};
 use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
-use crate::config::{ModelGroup, OpenAiProvider, ProviderKind, Target, Timeouts};
+use crate::config::{AnthropicProvider, BaseUrl, ModelGroup, ProviderKind, Target, Timeouts};
 use crate::error::GatewayError;
 use crate::providers;
-use crate::upstream::{Exchange, UpstreamError};
+use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
 use crate::usage;
 
 /// Largest error body we keep to relay if this failure turns out to be the last one.
@@ -166,17 +170,29 @@ async fn attempt_once<'a>(
     } else {
         None
     };
+    let anthropic = matches!(target.provider.kind, ProviderKind::Anthropic(_));
     if let Some(m) = log.meter.as_mut() {
-        m.set_strip(injected.is_some());
+        // Anthropic streams always carry usage; the translated usage chunk is hidden from a
+        // client that did not ask for it.
+        let translated = anthropic && req.head.stream && !req.head.include_usage;
+        m.set_strip(injected.is_some() || translated);
     }
     let (body, head) = match &injected {
         Some((b, h)) => (b, h),
         None => (req.body, req.head),
     };
-    let body = request::with_model(body, head, &target.model);
-    let p = match &target.provider.kind {
-        ProviderKind::OpenAi(p) => p,
+    let sent = match &target.provider.kind {
+        ProviderKind::OpenAi(p) => {
+            let body = request::with_model(body, head, &target.model);
+            let upstream_req = providers::openai::build_request(p, req.route, head, body);
+            send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
+        }
+        ProviderKind::Anthropic(p) => match anthropic_request(p, req, target, log.provider) {
+            Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
+            Err(e) => return Step::Done(Err(e)),
+        },
         ProviderKind::Mock(m) => {
+            let body = request::with_model(body, head, &target.model);
             let reply = match providers::mock::reply(m, req.route, head, &body, &target.model) {
                 Ok(r) => r,
                 Err(e) => return Step::Done(Err(e)),
@@ -185,7 +201,7 @@ async fn attempt_once<'a>(
             return Step::Done(relay::play_mock(reply, ds, log).await);
         }
     };
-    let ex = match send(gw, p, req.route, head, body, deadline).await {
+    let ex = match sent {
         Ok(ex) => ex,
         Err(error) => {
             let outcome = Outcome::Failure { retry_after: None };
@@ -195,14 +211,26 @@ async fn attempt_once<'a>(
         }
     };
     let res = &gw.config.resilience;
-    if !res.retry_on.contains(&ex.status()) {
+    // 529 is Anthropic's "overloaded": always worth another target.
+    let overloaded = anthropic && ex.status() == 529;
+    if !res.retry_on.contains(&ex.status()) && !overloaded {
         let ttfb = Some(ex.ttfb);
         record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
-        let out = relay::relay(ex, ds, log).await;
+        let out = if anthropic {
+            relay_anthropic::relay(ex, ds, log).await
+        } else {
+            relay::relay(ex, ds, log).await
+        };
         drop(lease);
         return Step::Done(out);
     }
-    let failed = read_failure(ex, &target.provider.name).await;
+    let failed = match read_failure(ex, &target.provider.name).await {
+        // Translated now: if this is the last failure it reaches an OpenAI client as is.
+        Failure::Response(r) if anthropic => {
+            Failure::Response(relay_anthropic::translate_failure(r))
+        }
+        other => other,
+    };
     let hint = match &failed {
         Failure::Response(r) => retry_after::hint(
             r.status,
@@ -220,22 +248,38 @@ async fn attempt_once<'a>(
     Step::Failed(failed)
 }
 
-/// One upstream request to an OpenAI-compatible target, bounded by the request's deadline.
+/// One upstream request, bounded by the request's deadline.
 async fn send(
     gw: &Gateway,
-    p: &OpenAiProvider,
-    route: &Route,
-    head: &RequestHead,
-    body: Bytes,
+    base_url: &BaseUrl,
+    timeouts: &Timeouts,
+    upstream_req: UpstreamRequest,
     deadline: Instant,
 ) -> Result<Exchange, UpstreamError> {
-    let upstream_req = providers::openai::build_request(p, route, head, body);
     let left = deadline.saturating_duration_since(Instant::now());
     let timeouts = Timeouts {
-        total: p.timeouts.total.min(left.max(Duration::from_millis(1))),
-        ..p.timeouts
+        total: timeouts.total.min(left.max(Duration::from_millis(1))),
+        ..*timeouts
     };
-    gw.upstream.send(&p.base_url, &timeouts, upstream_req).await
+    gw.upstream.send(base_url, &timeouts, upstream_req).await
+}
+
+/// The Messages request for an Anthropic target, encoded from the client's ORIGINAL body
+/// (never the usage-injected one) with the target's model. Only chat is translated.
+fn anthropic_request(
+    p: &AnthropicProvider,
+    req: &Request<'_, '_>,
+    target: &Target,
+    provider: &str,
+) -> Result<UpstreamRequest, GatewayError> {
+    if !matches!(req.route, Route::ChatCompletions) {
+        return Err(GatewayError::Untranslatable(format!(
+            "Not supported by this model's provider: {}.",
+            req.route.label()
+        )));
+    }
+    providers::anthropic_target::build_request(p, req.body, &target.model, req.head.stream)
+        .map_err(|e| relay_anthropic::translate_error(provider, e))
 }
 
 /// Reads a retryable response completely, so it can be relayed if it is the last failure.
@@ -288,6 +332,8 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
 pub(crate) fn asks_stream_usage(target: &Target) -> bool {
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => p.stream_usage,
+        // Anthropic streams carry usage unasked; its API rejects `stream_options`.
+        ProviderKind::Anthropic(_) => false,
         ProviderKind::Mock(_) => true,
     }
 }

@@ -15,6 +15,7 @@ mod handler;
 mod models;
 pub mod probe;
 mod relay;
+mod relay_anthropic;
 pub mod request;
 pub mod route;
 

@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 
 use super::Gateway;
 use crate::balance::health::Tracker;
-use crate::config::{HealthCheck, OpenAiProvider, ProviderKind, Timeouts};
+use crate::config::{BaseUrl, HealthCheck, ProviderKind, Timeouts};
+use crate::providers::anthropic_target;
 use crate::upstream::{UpstreamClient, UpstreamRequest};
 
 /// A probe reads at most this much of the answer (a model list is small).
@@ -33,10 +34,10 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     };
     let mut loops = JoinSet::new();
     for p in gw.config.providers.values() {
-        let ProviderKind::OpenAi(o) = &p.kind else {
+        let Some(hc) = p.kind.health_check() else {
             continue;
         };
-        let Some(hc) = &o.health_check else {
+        let Some(target) = ProbeTarget::of(&p.kind) else {
             continue;
         };
         gw.metrics.provider_health(&p.name, true);
@@ -44,7 +45,7 @@ pub async fn run(gw: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
             Arc::clone(&gw),
             Arc::clone(&client),
             p.name.clone(),
-            o.clone(),
+            target,
             hc.clone(),
         ));
     }
@@ -56,7 +57,7 @@ async fn probe_loop(
     gw: Arc<Gateway>,
     client: Arc<UpstreamClient>,
     name: String,
-    p: OpenAiProvider,
+    p: ProbeTarget,
     hc: HealthCheck,
 ) {
     let mut tracker = Tracker::new(&hc);
@@ -74,26 +75,50 @@ async fn probe_loop(
     }
 }
 
+/// Where a probe goes and the provider's credentials for it.
+struct ProbeTarget {
+    base_url: BaseUrl,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ProbeTarget {
+    fn of(kind: &ProviderKind) -> Option<ProbeTarget> {
+        match kind {
+            ProviderKind::OpenAi(o) => {
+                let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+                if let Some(key) = &o.api_key {
+                    if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
+                        v.set_sensitive(true);
+                        headers.push((http::header::AUTHORIZATION, v));
+                    }
+                }
+                headers.extend(o.headers.iter().cloned());
+                Some(ProbeTarget {
+                    base_url: o.base_url.clone(),
+                    headers,
+                })
+            }
+            ProviderKind::Anthropic(a) => Some(ProbeTarget {
+                base_url: a.base_url.clone(),
+                headers: anthropic_target::auth_headers(a),
+            }),
+            ProviderKind::Mock(_) => None,
+        }
+    }
+}
+
 /// One probe: a 2xx answer read to the end within `timeout`.
-async fn probe(client: &Arc<UpstreamClient>, p: &OpenAiProvider, hc: &HealthCheck) -> bool {
+async fn probe(client: &Arc<UpstreamClient>, p: &ProbeTarget, hc: &HealthCheck) -> bool {
     let timeouts = Timeouts {
         connect: hc.timeout,
         first_byte: hc.timeout,
         idle: hc.timeout,
         total: hc.timeout,
     };
-    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
-    if let Some(key) = &p.api_key {
-        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
-            v.set_sensitive(true);
-            headers.push((http::header::AUTHORIZATION, v));
-        }
-    }
-    headers.extend(p.headers.iter().cloned());
     let req = UpstreamRequest {
         method: "GET",
         path: format!("{}{}", p.base_url.path, hc.path),
-        headers,
+        headers: p.headers.clone(),
         body: Bytes::new(),
     };
     match client.send(&p.base_url, &timeouts, req).await {

@@ -30,15 +30,19 @@ pub(crate) fn upstream_error(provider: &str, e: &UpstreamError, before_head: boo
 }
 
 /// Upstream response headers worth passing on (ids, rate-limit and retry hints).
-fn forwarded(headers: &http::HeaderMap) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+pub(crate) fn forwarded(
+    headers: &http::HeaderMap,
+) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
     headers.iter().filter_map(|(k, v)| {
         let n = k.as_str();
         let keep = n == "x-request-id"
+            || n == "request-id"
             || n == "retry-after"
             || n == "retry-after-ms"
             || n == "x-ms-retry-after-ms"
             || n.starts_with("x-ratelimit-")
-            || n.starts_with("openai-");
+            || n.starts_with("openai-")
+            || n.starts_with("anthropic-ratelimit-");
         keep.then(|| (k.clone(), v.clone()))
     })
 }
@@ -86,18 +90,21 @@ pub(crate) async fn relay(
 ) -> Result<(), GatewayError> {
     log.ttfb = Some(ex.ttfb);
     let status = ex.status();
-    let is_sse = ex
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
-    let result = if is_sse && (200..300).contains(&status) {
+    let result = if is_event_stream(ex.headers()) && (200..300).contains(&status) {
         relay_events(&mut ex, ds, log).await
     } else {
         relay_whole(&mut ex, ds, log, status).await
     };
     log.upstream_wait = ex.waited;
     result
+}
+
+/// Whether a response is an SSE stream.
+pub(crate) fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"))
 }
 
 async fn relay_whole(
@@ -196,7 +203,7 @@ async fn relay_events(
 }
 
 /// Feeds an event to the usage meter; `None` when it must not reach the client.
-fn metered(log: &mut RequestLog<'_>, ev: Bytes) -> Option<Bytes> {
+pub(crate) fn metered(log: &mut RequestLog<'_>, ev: Bytes) -> Option<Bytes> {
     match log.meter.as_mut() {
         Some(m) => m.on_event(ev),
         None => Some(ev),
@@ -205,7 +212,10 @@ fn metered(log: &mut RequestLog<'_>, ev: Bytes) -> Option<Bytes> {
 
 /// Ends a started stream with an OpenAI-style error event (the SDKs raise on it), then closes
 /// the chunked body properly. Returns the error for metrics.
-async fn fail_stream(ds: &mut dyn Downstream, e: GatewayError) -> Result<(), GatewayError> {
+pub(crate) async fn fail_stream(
+    ds: &mut dyn Downstream,
+    e: GatewayError,
+) -> Result<(), GatewayError> {
     let ev = Bytes::from(format!("data: {}\n\n", e.to_json()));
     let _ = ds.write_body(ev, false).await;
     let _ = ds.write_body(Bytes::new(), true).await;

@@ -4,5 +4,6 @@
 //! in upstream/ do).
 
 pub mod anthropic;
+pub mod anthropic_target;
 pub mod mock;
 pub mod openai;

@@ -20,6 +20,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{sleep, timeout};
 
+use crate::anthropic;
 use crate::openai::{self, Reply, ReplyBody};
 use crate::{Fault, RecordedRequest, Shared};
 
@@ -105,6 +106,7 @@ where
         };
         let n = shared.next_request_number();
         let (reply, problems) = openai::handle(&shared.opts, n, &rx.req);
+        let messages_api = anthropic::is_messages(&rx.req.target);
         if shared.recording() {
             let Incoming {
                 method,
@@ -129,6 +131,11 @@ where
         };
         let reply = match shared.take_fault() {
             None => reply,
+            Some(Fault::Status {
+                status,
+                headers,
+                body,
+            }) if messages_api => anthropic::status_reply(status, headers, body),
             Some(Fault::Status {
                 status,
                 headers,

@@ -69,6 +69,7 @@
 //! | `POST /v1/chat/completions` | `chat.completion`, or a `chat.completion.chunk` SSE stream when `"stream": true` |
 //! | `POST /v1/completions` | legacy `text_completion`, streamed when `"stream": true` |
 //! | `POST /v1/embeddings` | a list of `embedding` objects |
+//! | `POST /v1/messages` | Anthropic Messages: a `message`, or its SSE event stream when `"stream": true` (see "Anthropic") |
 //! | `GET /v1/models` | `{"object":"list","data":[{"id":"mock-1","object":"model","created":1700000000,"owned_by":"tollgate-mock"}]}` |
 //! | `GET /v1/models/{id}` | that model object with the requested `id` (everything after `/v1/models/`) |
 //! | any other path | 404 `{"error":{"message":"Invalid URL (METHOD /path)","type":"invalid_request_error","param":null,"code":null}}` |
@@ -164,6 +165,22 @@
 //! `authorization` header is not exactly `Bearer <key>` gets a 401 `invalid_api_key` error (and a
 //! recorded problem).
 //!
+//! # Anthropic
+//!
+//! `POST /v1/messages` speaks Anthropic's Messages API (providers.md §3): with
+//! [`Options::api_key`] it requires `x-api-key: <key>` (401 `authentication_error`); when
+//! validating it requires `anthropic-version`, `model`, `max_tokens` >= 1, a non-empty
+//! `messages` array alternating user/assistant from `user`, well-formed content blocks, a
+//! `system` string or text blocks, and no fields the API does not know (e.g. `stream_options`).
+//! Errors are Anthropic-shaped (`{"type":"error","error":{"type":..,"message":..}}`), also for
+//! [`Fault::Status`] without a body (529 → `overloaded_error`). Replies follow the rules above;
+//! `usage` has `input_tokens` (3 + words for the system prompt and each message) and
+//! `output_tokens`; `stop_reason` is `end_turn` or `max_tokens`. Streams send `message_start`,
+//! `content_block_start`, `ping`, one `content_block_delta` (`text_delta`) per word,
+//! `content_block_stop`, `message_delta` (stop reason and usage) and `message_stop`.
+//! `GET /v1/models` with an `anthropic-version` header answers Anthropic's model list
+//! (`claude-mock`) behind the same `x-api-key` check.
+//!
 //! # Faults
 //!
 //! Each request takes the next [`Fault`] from the queue filled by [`MockProvider::push_fault`]
@@ -173,6 +190,7 @@
 
 #![warn(missing_docs)]
 
+mod anthropic;
 mod http1;
 mod openai;
 mod tls;

@@ -42,7 +42,7 @@ pub(crate) enum ReplyBody {
 }
 
 impl Reply {
-    fn json(status: u16, body: Vec<u8>) -> Reply {
+    pub(crate) fn json(status: u16, body: Vec<u8>) -> Reply {
         Reply {
             status,
             content_type: "application/json",
@@ -52,7 +52,7 @@ impl Reply {
         }
     }
 
-    fn events(events: Vec<Bytes>) -> Reply {
+    pub(crate) fn events(events: Vec<Bytes>) -> Reply {
         Reply {
             status: 200,
             content_type: "text/event-stream",
@@ -205,7 +205,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 }
 
 /// The path of a request target: no query, no `scheme://authority` (absolute form).
-fn path_of(target: &str) -> &str {
+pub(crate) fn path_of(target: &str) -> &str {
     let mut path = target;
     if let Some(rest) = path
         .strip_prefix("http://")
@@ -227,6 +227,12 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     }
 
     let path = path_of(&req.target);
+    if path == crate::anthropic::PATH {
+        return crate::anthropic::handle(opts, n, req);
+    }
+    if path == "/v1/models" && req.header("anthropic-version").is_some() {
+        return crate::anthropic::models(opts, req);
+    }
     let Some(route) = route(path) else {
         problems.push(format!("no such endpoint: {} {}", req.method, req.target));
         let message = format!("Invalid URL ({} {})", req.method, path);
@@ -332,7 +338,7 @@ fn mask_key(header: &str) -> String {
 }
 
 /// Parses a POST body (recording content-type and JSON problems when validating).
-fn parse_body(validate: bool, req: &Incoming, problems: &mut Vec<String>) -> Value {
+pub(crate) fn parse_body(validate: bool, req: &Incoming, problems: &mut Vec<String>) -> Value {
     if validate {
         let is_json = req.header("content-type").is_some_and(|ct| {
             ct.split(';')
@@ -582,7 +588,7 @@ fn content_words(content: Option<&Value>) -> usize {
 }
 
 /// The completion text (see the crate docs).
-fn reply_text<'a>(opts: &'a Options, last_user: Option<&str>) -> Cow<'a, str> {
+pub(crate) fn reply_text<'a>(opts: &'a Options, last_user: Option<&str>) -> Cow<'a, str> {
     if let Some(reply) = &opts.reply {
         return Cow::Borrowed(reply);
     }
@@ -615,7 +621,7 @@ fn generate<'t>(text: &'t str, body: &Value) -> (Vec<&'t str>, &'static str) {
 }
 
 /// The tokens of a word list as streamed: every word after the first with a leading space.
-fn tokens(words: &[&str]) -> Vec<String> {
+pub(crate) fn tokens(words: &[&str]) -> Vec<String> {
     words
         .iter()
         .enumerate()

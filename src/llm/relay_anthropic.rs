@@ -1,0 +1,213 @@
+//! Relaying an Anthropic target's answer to an OpenAI client, translated: a message becomes a
+//! `chat.completion`, an error an OpenAI-shaped error with a client status (529 → 503), and a
+//! Messages event stream `chat.completion.chunk` events, one per HTTP chunk.
+//!
+//! Owns: driving the pure codec (providers::anthropic) with the upstream bytes, and feeding
+//! the usage meter the TRANSLATED output, so quotas and token metrics see the provider's
+//! numbers. Must not: choose targets, retry, or parse Anthropic JSON itself.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+use super::downstream::{Downstream, ResponseHead};
+use super::handler::RequestLog;
+use super::relay::{self, FailedResponse};
+use crate::error::GatewayError;
+use crate::providers::anthropic::{
+    decode_error, decode_response, DecodeOptions, StreamOptions, StreamOutcome, ToOpenAiStream,
+    TranslateError,
+};
+use crate::upstream::Exchange;
+
+/// Largest non-streamed upstream response we buffer.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Relays an Anthropic response whose head has arrived.
+pub(crate) async fn relay(
+    mut ex: Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    log.ttfb = Some(ex.ttfb);
+    let status = ex.status();
+    let result = if !(200..300).contains(&status) {
+        relay_error(&mut ex, ds, log).await
+    } else if relay::is_event_stream(ex.headers()) {
+        relay_stream(&mut ex, ds, log).await
+    } else {
+        relay_message(&mut ex, ds, log).await
+    };
+    log.upstream_wait = ex.waited;
+    result
+}
+
+/// Unix seconds for `created` (Anthropic sends none).
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A codec failure as the client-facing error.
+pub(crate) fn translate_error(provider: &str, e: TranslateError) -> GatewayError {
+    match e {
+        TranslateError::InvalidResponse(detail) => {
+            log::warn!("provider {provider}: unreadable answer: {detail}");
+            GatewayError::UpstreamProtocol {
+                provider: provider.to_owned(),
+            }
+        }
+        other => GatewayError::Untranslatable(other.to_string()),
+    }
+}
+
+/// An Anthropic error answer rewritten for an OpenAI client: mapped status, OpenAI-shaped
+/// JSON body; the retry and rate-limit headers stay, so clients back off as asked.
+pub(crate) fn translate_failure(r: FailedResponse) -> FailedResponse {
+    let e = decode_error(r.status, &r.body);
+    let body =
+        serde_json::to_vec(&e.body).map_or_else(|_| GatewayError::Internal.body(), Bytes::from);
+    let mut headers = r.headers;
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    FailedResponse {
+        status: e.status,
+        headers,
+        body,
+    }
+}
+
+async fn relay_error(
+    ex: &mut Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    let body = ex
+        .read_all(MAX_RESPONSE)
+        .await
+        .map_err(|e| relay::upstream_error(log.provider, &e, false))?;
+    let failed = translate_failure(FailedResponse {
+        status: ex.status(),
+        headers: ex.headers().clone(),
+        body,
+    });
+    relay::write_failure(failed, ds, log).await
+}
+
+async fn relay_message(
+    ex: &mut Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    let body = ex
+        .read_all(MAX_RESPONSE)
+        .await
+        .map_err(|e| relay::upstream_error(log.provider, &e, false))?;
+    let opts = DecodeOptions {
+        created: now_secs(),
+        model: None,
+    };
+    let body = decode_response(&body, &opts).map_err(|e| translate_error(log.provider, e))?;
+    if let Some(m) = log.meter.as_mut() {
+        m.on_body(&body);
+    }
+    let mut head = ResponseHead::json(200, body.len());
+    head.headers.extend(relay::forwarded(ex.headers()));
+    log.quota_headers_into(&mut head);
+    log.status = 200;
+    log.head_sent = true;
+    ds.write_head(head)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    ds.write_body(Bytes::from(body), true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
+}
+
+async fn relay_stream(
+    ex: &mut Exchange,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+) -> Result<(), GatewayError> {
+    let mut head = ResponseHead::event_stream();
+    head.headers.extend(relay::forwarded(ex.headers()));
+    log.quota_headers_into(&mut head);
+    log.status = 200;
+    log.head_sent = true;
+    ds.write_head(head)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    // Always ask the translator for the usage chunk: the meter reads it and hides it from a
+    // client that did not ask (its strip flag is set per attempt).
+    let mut tr = ToOpenAiStream::new(StreamOptions {
+        include_usage: true,
+        created: now_secs(),
+        model: None,
+    });
+    let mut out = Vec::new();
+    loop {
+        let chunk = match ex.next_chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                log::warn!("provider {}: stream failed: {e}", log.provider);
+                let e = relay::upstream_error(log.provider, &e, false);
+                return relay::fail_stream(ds, e).await;
+            }
+        };
+        tr.push(&chunk, &mut out);
+        if write_events(ds, log, &mut out).await.is_err() {
+            // The client left: stop the generation upstream too.
+            ex.abandon().await;
+            return Err(GatewayError::ClientClosed);
+        }
+    }
+    let summary = tr.finish(&mut out);
+    write_events(ds, log, &mut out).await?;
+    ds.write_body(Bytes::new(), true)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)?;
+    match summary.outcome {
+        StreamOutcome::Completed => Ok(()),
+        StreamOutcome::ProviderError(e) => {
+            // Forwarded as an error event, like an OpenAI provider's mid-stream error.
+            log::warn!(
+                "provider {}: error mid-stream ({}): {}",
+                log.provider,
+                e.status,
+                e.body.error.message
+            );
+            Ok(())
+        }
+        StreamOutcome::Protocol(detail) => {
+            log::warn!("provider {}: unreadable stream: {detail}", log.provider);
+            Err(GatewayError::UpstreamProtocol {
+                provider: log.provider.to_owned(),
+            })
+        }
+        StreamOutcome::Truncated => Err(GatewayError::UpstreamProtocol {
+            provider: log.provider.to_owned(),
+        }),
+    }
+}
+
+/// Writes translated events, each as its own chunk, through the meter.
+async fn write_events(
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'_>,
+    out: &mut Vec<Bytes>,
+) -> Result<(), GatewayError> {
+    for ev in out.drain(..) {
+        let Some(ev) = relay::metered(log, ev) else {
+            continue;
+        };
+        ds.write_body(ev, false)
+            .await
+            .map_err(|_| GatewayError::ClientClosed)?;
+    }
+    Ok(())
+}
