@@ -38,13 +38,14 @@ pub struct Balancer {
 impl Balancer {
     pub fn new(config: &Config, seed: u64, now: Instant) -> Self {
         let rb = &config.resilience.breaker;
+        let window = config.resilience.capacity_window;
         let pools = config
             .models
             .iter()
             .enumerate()
             .map(|(i, (name, g))| {
                 let seed = seed.wrapping_add(i as u64);
-                (name.clone(), Pool::new(g, rb, seed, now))
+                (name.clone(), Pool::new(g, rb, window, seed, now))
             })
             .collect();
         let checked = config

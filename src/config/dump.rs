@@ -61,8 +61,13 @@ pub fn dump(config: &Config) -> String {
                     ("priority", Value::from(t.priority)),
                     ("weight", Value::from(t.weight)),
                 ]);
-                if let (Some(rpm), Value::Mapping(m)) = (t.capacity_rpm, &mut m) {
-                    m.insert(str("capacity_rpm"), Value::from(rpm));
+                if let Value::Mapping(m) = &mut m {
+                    if let Some(rpm) = t.capacity_rpm {
+                        m.insert(str("capacity_rpm"), Value::from(rpm));
+                    }
+                    if let Some(tpm) = t.capacity_tpm {
+                        m.insert(str("capacity_tpm"), Value::from(tpm));
+                    }
                 }
                 m
             })
@@ -248,6 +253,7 @@ fn resilience(r: &Resilience) -> Value {
             Value::Sequence(r.retry_on.iter().map(|s| Value::from(*s)).collect()),
         ),
         ("deadline", str(format_duration(r.deadline))),
+        ("capacity_window", str(format_duration(r.capacity_window))),
         (
             "breaker",
             map([

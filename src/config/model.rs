@@ -168,6 +168,8 @@ pub struct Resilience {
     /// Whole request budget across attempts; no new attempt starts after it.
     pub deadline: Duration,
     pub breaker: BreakerSettings,
+    /// Sliding window over which `capacity_rpm`/`capacity_tpm` are enforced, prorated.
+    pub capacity_window: Duration,
 }
 
 impl Default for Resilience {
@@ -177,6 +179,7 @@ impl Default for Resilience {
             retry_on: vec![429, 500, 502, 503, 504],
             deadline: Duration::from_secs(600),
             breaker: BreakerSettings::default(),
+            capacity_window: Duration::from_secs(60),
         }
     }
 }
@@ -455,6 +458,8 @@ pub struct Target {
     pub weight: u32,
     /// Requests per minute this target may take (e.g. a PTU's); `None` = unlimited.
     pub capacity_rpm: Option<u32>,
+    /// Tokens (prompt + completion) per minute this target may take; `None` = unlimited.
+    pub capacity_tpm: Option<u32>,
 }
 
 impl Target {

@@ -17,6 +17,10 @@ use super::validate::duration;
 /// More attempts than this only burn the client's deadline on a failing fleet.
 const MAX_RETRIES: u32 = 10;
 
+/// Capacities are per minute; a window far longer than that would let a target idle for an
+/// hour make up for it in a burst.
+const MAX_CAPACITY_WINDOW: Duration = Duration::from_secs(3600);
+
 pub(crate) fn resilience(
     v: Option<&Value>,
     path: &YamlPath,
@@ -62,12 +66,30 @@ pub(crate) fn resilience(
         d,
     );
     let breaker = breaker(raw.breaker.unwrap_or_default(), &path.key("breaker"), d);
+    let capacity_window = capacity_window(raw.capacity_window.as_ref(), path, d);
     Some(Resilience {
         retries: retries?,
         retry_on: retry_on?,
         deadline: deadline?,
         breaker: breaker?,
+        capacity_window: capacity_window?,
     })
+}
+
+fn capacity_window(
+    v: Option<&Value>,
+    path: &YamlPath,
+    d: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let p = path.key("capacity_window");
+    let def = Resilience::default().capacity_window;
+    match duration(v, &p, def, true, d)? {
+        w if w > MAX_CAPACITY_WINDOW => {
+            d.at(&p, "capacity_window must be at most 1h");
+            None
+        }
+        w => Some(w),
+    }
 }
 
 fn breaker(raw: RawBreaker, path: &YamlPath, d: &mut Diagnostics<'_>) -> Option<BreakerSettings> {
