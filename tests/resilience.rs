@@ -36,9 +36,14 @@ models:
     targets:
       - { provider: a, model: model-a }
       - { provider: b, model: model-b }
+  metered:
+    targets:
+      - { provider: a, model: model-a, priority: 0, capacity_tpm: 600 }
+      - { provider: b, model: model-b, priority: 1 }
 resilience:
   retries: 3
   deadline: 30s
+  capacity_window: 3s
   breaker: { failures: 100, min_requests: 1000, cooldown: 30s, max_retry_after: 5m }
 keys:
   - { name: all, key: sk-test-all }
@@ -205,6 +210,50 @@ async fn retry_after_keeps_traffic_off_then_it_returns() {
         metric_sum(&m, "tollgate_breaker_state", &[("target", "a/model-a")]),
         0.0
     );
+}
+
+/// `capacity_tpm: 600` over a 3 s `capacity_window` is 30 tokens per window. Each "hi" uses 14
+/// real tokens at the mock (4 prompt + 10 completion) and is estimated at fewer before the
+/// call, so two fit on the preferred target and the third overflows to the next tier (only
+/// because the real usage replaced the smaller estimates); once the window slid, the preferred
+/// target serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_out_of_tokens_overflows_then_serves_again() {
+    let (a, b, gw) = setup().await;
+    let served: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let r = chat(&gw, "metered").await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["usage"]["total_tokens"], 14, "{}", r.body);
+            v.push(r.served_by());
+        }
+        v
+    };
+    let t0 = Instant::now();
+    assert_eq!(served, ["model-a", "model-a", "model-b"]);
+    assert_eq!((a.requests().len(), b.requests().len()), (2, 1));
+    // Bounded polling: until the window slid far enough for another request.
+    loop {
+        let r = chat(&gw, "metered").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.served_by() == "model-a" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "never returned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.requests().len(), 3);
+    let m = metrics(&gw);
+    let selected = |target| {
+        metric_sum(
+            &m,
+            "tollgate_target_selections_total",
+            &[("model", "metered"), ("target", target)],
+        )
+    };
+    assert_eq!(selected("a/model-a"), 3.0, "{m}");
+    assert!(selected("b/model-b") >= 1.0, "{m}");
 }
 
 /// One target: a 503 is retried on it and the client gets the success.
