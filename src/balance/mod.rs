@@ -8,8 +8,8 @@
 //! attempt loop that uses it is in `llm::attempt`; the health probes in `llm::probe`.
 //! Must not: send requests, read the clock, or log.
 //!
-//! Breakers are per target of a model group and per gateway process (not shared between
-//! instances yet).
+//! Breakers and capacity windows (`capacity_rpm`, `capacity_tpm`) are per target of a model
+//! group and per gateway process (not shared between instances yet).
 
 pub mod breaker;
 pub mod health;
