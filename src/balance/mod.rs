@@ -9,7 +9,9 @@
 //! Must not: send requests, read the clock, or log.
 //!
 //! Breakers and capacity windows (`capacity_rpm`, `capacity_tpm`) are per target of a model
-//! group and per gateway process (not shared between instances yet).
+//! group and per gateway process; openings a provider asked for are additionally shared
+//! between instances by `llm::shared_breaker` (outside this pure module: it does I/O), which
+//! the attempt loop folds into the `healthy` verdict of a pick.
 
 pub mod breaker;
 pub mod health;

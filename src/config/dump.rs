@@ -246,7 +246,7 @@ fn health_check(h: &HealthCheck) -> Value {
 
 fn resilience(r: &Resilience) -> Value {
     let b = &r.breaker;
-    map([
+    let mut out = map([
         ("retries", Value::from(r.retries)),
         (
             "retry_on",
@@ -266,7 +266,19 @@ fn resilience(r: &Resilience) -> Value {
                 ("half_open_probes", Value::from(b.half_open_probes)),
             ]),
         ),
-    ])
+    ]);
+    if let (Some(s), Value::Mapping(top)) = (&r.shared_breaker, &mut out) {
+        if let Some(Value::Mapping(b)) = top.get_mut(str("breaker")) {
+            let shared = map([
+                // The URL may carry a password.
+                ("url", str(REDACTED)),
+                ("prefix", str(&s.prefix)),
+                ("timeout", str(format_duration(s.timeout))),
+            ]);
+            b.insert(str("shared"), shared);
+        }
+    }
+    out
 }
 
 fn mock(m: &MockProvider) -> Value {

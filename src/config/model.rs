@@ -170,6 +170,19 @@ pub struct Resilience {
     pub breaker: BreakerSettings,
     /// Sliding window over which `capacity_rpm`/`capacity_tpm` are enforced, prorated.
     pub capacity_window: Duration,
+    /// `breaker.shared`: provider-hinted openings published to and read from Redis.
+    pub shared_breaker: Option<SharedBreaker>,
+}
+
+/// Where breaker openings are shared between gateway instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedBreaker {
+    /// `redis://[user:pass@]host:port[/db]`; kept secret (may hold a password).
+    pub url: Secret,
+    /// First part of every key.
+    pub prefix: String,
+    /// Longest a lookup or publish may take; past it the opening counts as not shared.
+    pub timeout: Duration,
 }
 
 impl Default for Resilience {
@@ -180,6 +193,7 @@ impl Default for Resilience {
             deadline: Duration::from_secs(600),
             breaker: BreakerSettings::default(),
             capacity_window: Duration::from_secs(60),
+            shared_breaker: None,
         }
     }
 }

@@ -132,13 +132,27 @@ pub(crate) struct RawResilience {
     pub capacity_window: Option<Value>,
 }
 
+/// `resilience.breaker.shared:`
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `url`, `prefix`, `timeout`"
+)]
+pub(crate) struct RawSharedBreaker {
+    pub url: String,
+    pub prefix: Option<String>,
+    /// Duration.
+    pub timeout: Option<Value>,
+}
+
 /// `resilience.breaker:`
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `failures`, `error_rate`, `window`, `min_requests`, `cooldown`, `max_retry_after`, `half_open_probes`"
+    expecting = "a mapping with `failures`, `error_rate`, `window`, `min_requests`, `cooldown`, `max_retry_after`, `half_open_probes`, `shared`"
 )]
 pub(crate) struct RawBreaker {
+    pub shared: Option<RawSharedBreaker>,
     pub failures: Option<u32>,
     pub error_rate: Option<f64>,
     /// Duration.

@@ -113,3 +113,46 @@ resilience:
     ];
     assert_eq!(errors(text), want);
 }
+
+#[test]
+fn a_shared_breaker_is_read_and_redacted_in_the_dump() {
+    let text = format!(
+        "{MINIMAL}resilience:\n  breaker: {{ cooldown: 10s, shared: {{ url: \"redis://:pw@127.0.0.1:6390/2\", prefix: gw, timeout: 20ms }} }}\n"
+    );
+    let c = load_ok(&text);
+    let s = c.resilience.shared_breaker.as_ref().expect("shared");
+    assert_eq!(s.url.expose(), "redis://:pw@127.0.0.1:6390/2");
+    assert_eq!(
+        (s.prefix.as_str(), s.timeout),
+        ("gw", Duration::from_millis(20))
+    );
+    assert_eq!(c.resilience.breaker.cooldown, Duration::from_secs(10));
+    let dumped = dump(&c);
+    assert!(dumped.contains("shared:"), "{dumped}");
+    assert!(!dumped.contains("pw@"), "{dumped}");
+    let d = load_ok(&format!(
+        "{MINIMAL}resilience:\n  breaker: {{ shared: {{ url: \"redis://h:1\" }} }}\n"
+    ));
+    let s = d.resilience.shared_breaker.expect("shared");
+    assert_eq!(
+        (s.prefix.as_str(), s.timeout),
+        ("tollgate", Duration::from_millis(50))
+    );
+}
+
+#[test]
+fn a_bad_shared_breaker_is_located() {
+    let text = format!(
+        "{MINIMAL}resilience:\n  breaker: {{ shared: {{ url: \"http://h:1\", timeout: 0s }} }}\n"
+    );
+    let got = errors(&text);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].contains("resilience.breaker.shared.url: expected a redis://host:port URL"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].contains("resilience.breaker.shared.timeout: must be greater than 0"),
+        "{got:?}"
+    );
+}

@@ -17,6 +17,10 @@
 //! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt
 //! estimate plus `max_tokens`, when given; without it the output is unknown and counts only
 //! once known), and the lease is settled with the meter's real usage once the relay ends.
+//!
+//! Shared breaker (`resilience.breaker.shared`): a retry hint is published for the other
+//! instances, and targets another instance saw open count as unhealthy for this request (one
+//! cached lookup per request, before the first pick).
 
 use std::time::{Duration, SystemTime};
 
@@ -90,15 +94,18 @@ pub(crate) async fn serve<'a>(
     let mut tried = vec![false; targets.len()];
     let mut last: Option<(Failure, &Target)> = None;
     let tokens = token_estimate(log, req.head);
+    let shared_open = shared_openings(gw, req.model, targets).await;
     for attempt in 0..=res.retries {
         let now = Instant::now();
         if attempt > 0 && now >= deadline {
             break;
         }
+        // A target another instance saw open counts as unhealthy for this request.
         let healthy = |i: usize| {
-            targets
-                .get(i)
-                .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
+            !shared_open.get(i).copied().unwrap_or(false)
+                && targets
+                    .get(i)
+                    .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
         };
         let lease = match pool.pick(now, &tried, &healthy, tokens) {
             Pick::Target(lease, tr) => {
@@ -249,11 +256,27 @@ async fn attempt_once<'a>(
         ),
         Failure::Transport { .. } => None,
     };
+    if let (Some(h), Some(shared)) = (&hint, &gw.shared_breakers) {
+        shared.publish(target, h.delay);
+    }
     let outcome = Outcome::Failure {
         retry_after: hint.map(|h| h.delay),
     };
     record(gw, req.model, target, &mut lease, outcome, None);
     Step::Failed(failed)
+}
+
+/// Which targets are open by an opening another instance shared (all closed when sharing is
+/// off or Redis fails).
+async fn shared_openings(gw: &Gateway, model: &str, targets: &[Target]) -> Vec<bool> {
+    let Some(shared) = &gw.shared_breakers else {
+        return vec![false; targets.len()];
+    };
+    let open = shared.open(targets).await;
+    for (t, _) in targets.iter().zip(&open).filter(|(_, o)| **o) {
+        gw.metrics.shared_breaker_skip(model, &t.label());
+    }
+    open
 }
 
 /// What a pick charges against `capacity_tpm`: the prompt estimate plus the output the
