@@ -36,9 +36,14 @@ models:
     targets:
       - { provider: a, model: model-a }
       - { provider: b, model: model-b }
+  metered:
+    targets:
+      - { provider: a, model: model-a, priority: 0, capacity_tpm: 600 }
+      - { provider: b, model: model-b, priority: 1 }
 resilience:
   retries: 3
   deadline: 30s
+  capacity_window: 3s
   breaker: { failures: 100, min_requests: 1000, cooldown: 30s, max_retry_after: 5m }
 keys:
   - { name: all, key: sk-test-all }
@@ -205,6 +210,50 @@ async fn retry_after_keeps_traffic_off_then_it_returns() {
         metric_sum(&m, "tollgate_breaker_state", &[("target", "a/model-a")]),
         0.0
     );
+}
+
+/// `capacity_tpm: 600` over a 3 s `capacity_window` is 30 tokens per window. Each "hi" uses 14
+/// real tokens at the mock (4 prompt + 10 completion) and is estimated at fewer before the
+/// call, so two fit on the preferred target and the third overflows to the next tier (only
+/// because the real usage replaced the smaller estimates); once the window slid, the preferred
+/// target serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_out_of_tokens_overflows_then_serves_again() {
+    let (a, b, gw) = setup().await;
+    let served: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let r = chat(&gw, "metered").await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["usage"]["total_tokens"], 14, "{}", r.body);
+            v.push(r.served_by());
+        }
+        v
+    };
+    let t0 = Instant::now();
+    assert_eq!(served, ["model-a", "model-a", "model-b"]);
+    assert_eq!((a.requests().len(), b.requests().len()), (2, 1));
+    // Bounded polling: until the window slid far enough for another request.
+    loop {
+        let r = chat(&gw, "metered").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.served_by() == "model-a" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "never returned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.requests().len(), 3);
+    let m = metrics(&gw);
+    let selected = |target| {
+        metric_sum(
+            &m,
+            "tollgate_target_selections_total",
+            &[("model", "metered"), ("target", target)],
+        )
+    };
+    assert_eq!(selected("a/model-a"), 3.0, "{m}");
+    assert!(selected("b/model-b") >= 1.0, "{m}");
 }
 
 /// One target: a 503 is retried on it and the client gets the success.
@@ -558,4 +607,131 @@ async fn the_latency_strategy_prefers_the_faster_target() {
     let (na, nb) = (a.requests().len(), b.requests().len());
     assert_eq!(na + nb, 20);
     assert!(nb >= 17, "slow a: {na}, fast b: {nb}");
+}
+
+/// The CONFIG with `resilience.breaker.shared` pointing at `url`.
+fn shared_config(a: &MockProvider, b: &MockProvider, url: &str) -> String {
+    let breaker =
+        "breaker: { failures: 100, min_requests: 1000, cooldown: 30s, max_retry_after: 5m }";
+    assert!(CONFIG.contains(breaker));
+    let shared = format!(
+        "breaker: {{ failures: 100, min_requests: 1000, cooldown: 30s, max_retry_after: 5m, shared: {{ url: \"{url}\", prefix: t, timeout: 1s }} }}"
+    );
+    CONFIG
+        .replace(breaker, &shared)
+        .replace("{a}", &a.base_url())
+        .replace("{b}", &b.base_url())
+}
+
+/// Two gateways on one Redis: a 429 with `retry-after: 3` seen by gateway A keeps gateway
+/// B's traffic off that target too (B never saw the 429), and B uses it again once the
+/// advertised time passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_opening_keeps_other_instances_off_the_target() {
+    let redis = common::redis::Redis::start(false);
+    let a = start_mock().await;
+    let b = start_mock().await;
+    let yaml = shared_config(&a, &b, &redis.url());
+    let ga = start_gateway(yaml.clone()).await;
+    let gb = start_gateway(yaml).await;
+    // B works and prefers `a` before anything happened.
+    assert_eq!(chat(&gb, "gpt-4o").await.served_by(), "model-a");
+    a.push_fault(status(429, &[("retry-after", "3")], None));
+    let r = chat(&ga, "gpt-4o").await;
+    let t0 = Instant::now();
+    assert_eq!(r.served_by(), "model-b", "{}", r.body);
+    let before = a.requests().len();
+    assert_eq!(before, 2);
+    // Bounded polling: B sees the opening within its lookup cache time (250 ms) after A
+    // published it; a request that raced ahead of the publish may still reach `a`.
+    loop {
+        let r = chat(&gb, "gpt-4o").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.served_by() == "model-b" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "B never saw the opening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = a.requests().len();
+    // Then B keeps off `a` until the advertised 3 s passed.
+    let back = loop {
+        let r = chat(&gb, "gpt-4o").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.served_by() == "model-a" {
+            break t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "B never returned to a"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        back >= Duration::from_millis(2500),
+        "B back on a after {back:?}"
+    );
+    assert_eq!(
+        a.requests().len(),
+        seen + 1,
+        "nothing reached a while it was open"
+    );
+    let (ma, mb) = (metrics(&ga), metrics(&gb));
+    let ops = |m: &str, op, result| {
+        metric_sum(
+            m,
+            "tollgate_shared_breaker_ops_total",
+            &[("op", op), ("result", result)],
+        )
+    };
+    assert_eq!(ops(&ma, "publish", "ok"), 1.0, "{ma}");
+    assert!(ops(&mb, "lookup", "ok") >= 2.0, "{mb}");
+    assert_eq!(ops(&mb, "lookup", "error"), 0.0, "{mb}");
+    let skips = metric_sum(
+        &mb,
+        "tollgate_shared_breaker_skips_total",
+        &[("model", "gpt-4o"), ("target", "a/model-a")],
+    );
+    assert!(skips >= 1.0, "{mb}");
+}
+
+/// Redis down: requests go on as if nothing were shared (no error, no wait), the failures
+/// counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_breaker_without_redis_never_blocks_requests() {
+    let a = start_mock().await;
+    let b = start_mock().await;
+    let url = format!("redis://127.0.0.1:{}", common::free_port());
+    let gw = start_gateway(shared_config(&a, &b, &url)).await;
+    let t0 = Instant::now();
+    assert_eq!(chat(&gw, "gpt-4o").await.served_by(), "model-a");
+    a.push_fault(status(429, &[("retry-after", "3")], None));
+    let r = chat(&gw, "gpt-4o").await;
+    assert_eq!(
+        (r.status, r.served_by()),
+        (200, "model-b".to_owned()),
+        "{}",
+        r.body
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    eventually("the failed publish is counted", &|| {
+        metric_sum(
+            &metrics(&gw),
+            "tollgate_shared_breaker_ops_total",
+            &[("op", "publish"), ("result", "error")],
+        ) == 1.0
+    })
+    .await;
+    let m = metrics(&gw);
+    assert!(
+        metric_sum(
+            &m,
+            "tollgate_shared_breaker_ops_total",
+            &[("op", "lookup"), ("result", "error")]
+        ) >= 1.0,
+        "{m}"
+    );
 }

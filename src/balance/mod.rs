@@ -8,8 +8,10 @@
 //! attempt loop that uses it is in `llm::attempt`; the health probes in `llm::probe`.
 //! Must not: send requests, read the clock, or log.
 //!
-//! Breakers are per target of a model group and per gateway process (not shared between
-//! instances yet).
+//! Breakers and capacity windows (`capacity_rpm`, `capacity_tpm`) are per target of a model
+//! group and per gateway process; openings a provider asked for are additionally shared
+//! between instances by `llm::shared_breaker` (outside this pure module: it does I/O), which
+//! the attempt loop folds into the `healthy` verdict of a pick.
 
 pub mod breaker;
 pub mod health;
@@ -38,13 +40,14 @@ pub struct Balancer {
 impl Balancer {
     pub fn new(config: &Config, seed: u64, now: Instant) -> Self {
         let rb = &config.resilience.breaker;
+        let window = config.resilience.capacity_window;
         let pools = config
             .models
             .iter()
             .enumerate()
             .map(|(i, (name, g))| {
                 let seed = seed.wrapping_add(i as u64);
-                (name.clone(), Pool::new(g, rb, seed, now))
+                (name.clone(), Pool::new(g, rb, window, seed, now))
             })
             .collect();
         let checked = config

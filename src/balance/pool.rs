@@ -1,9 +1,12 @@
-//! The live balancing state of one model group: a breaker, load signals and capacity window
-//! per target, and the group's selector.
+//! The live balancing state of one model group: a breaker, load signals and capacity windows
+//! (requests and tokens) per target, and the group's selector.
 //!
 //! Owns: turning target state into `Candidate`s, the pick (untried targets first; a target
 //! already tried in this request only when nothing else is left), in-flight accounting through
-//! `Lease`, and feeding outcomes back to the breaker. Must not: do I/O or read the clock.
+//! `Lease`, token accounting for `capacity_tpm` (the request's estimate is charged at the
+//! pick, replaced by the real usage through `Lease::settle_tokens`, refunded when the attempt
+//! failed: providers do not count refused requests), and feeding outcomes back to the
+//! breaker. Must not: do I/O or read the clock.
 //! One short mutex per group: a pick is a few comparisons, far below one upstream round trip.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -12,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::breaker::{Breaker, Outcome, Transition};
-use super::load::{PeakEwma, RpmWindow};
+use super::load::{PeakEwma, Window};
 use super::rng::Rng;
 use super::select::{Candidate, Selector};
 use crate::config::{BreakerSettings, ModelGroup};
@@ -22,7 +25,8 @@ struct TargetState {
     breaker: Breaker,
     in_flight: u32,
     latency: PeakEwma,
-    rpm: RpmWindow,
+    rpm: Window,
+    tpm: Window,
 }
 
 #[derive(Debug)]
@@ -37,6 +41,7 @@ struct Meta {
     priority: u32,
     weight: u32,
     capacity_rpm: Option<u32>,
+    capacity_tpm: Option<u32>,
 }
 
 /// One model group's balancing state.
@@ -57,7 +62,14 @@ pub enum Pick<'p> {
 }
 
 impl Pool {
-    pub fn new(group: &ModelGroup, breaker: &BreakerSettings, seed: u64, now: Instant) -> Self {
+    /// `window` is the span of the capacity windows (see `load::Window`).
+    pub fn new(
+        group: &ModelGroup,
+        breaker: &BreakerSettings,
+        window: Duration,
+        seed: u64,
+        now: Instant,
+    ) -> Self {
         let meta: Vec<Meta> = group
             .targets
             .iter()
@@ -65,6 +77,7 @@ impl Pool {
                 priority: t.priority,
                 weight: t.weight,
                 capacity_rpm: t.capacity_rpm,
+                capacity_tpm: t.capacity_tpm,
             })
             .collect();
         let targets = meta
@@ -73,7 +86,8 @@ impl Pool {
                 breaker: Breaker::new(breaker.clone(), now),
                 in_flight: 0,
                 latency: PeakEwma::default(),
-                rpm: RpmWindow::new(now),
+                rpm: Window::new(now, window),
+                tpm: Window::new(now, window),
             })
             .collect();
         Pool {
@@ -93,8 +107,15 @@ impl Pool {
     }
 
     /// Picks a target. `tried[i]` marks targets this request already used; `healthy(i)` is the
-    /// active health check's verdict.
-    pub fn pick(&self, now: Instant, tried: &[bool], healthy: &dyn Fn(usize) -> bool) -> Pick<'_> {
+    /// active health check's verdict; `tokens` is the request's estimate (prompt and the
+    /// output it may generate), checked against and charged to `capacity_tpm`.
+    pub fn pick(
+        &self,
+        now: Instant,
+        tried: &[bool],
+        healthy: &dyn Fn(usize) -> bool,
+        tokens: u64,
+    ) -> Pick<'_> {
         let mut g = self.lock();
         let inner = &mut *g;
         let base: Vec<Candidate> = self
@@ -107,7 +128,9 @@ impl Pool {
                 weight: m.weight,
                 eligible: t.breaker.available(now)
                     && healthy(i)
-                    && m.capacity_rpm.is_none_or(|rpm| t.rpm.has_room(now, rpm)),
+                    && m.capacity_rpm.is_none_or(|rpm| t.rpm.has_room(now, rpm))
+                    && m.capacity_tpm
+                        .is_none_or(|tpm| t.tpm.fits(now, tokens, tpm)),
                 in_flight: t.in_flight,
                 latency: t.latency.get(),
             })
@@ -135,12 +158,14 @@ impl Pool {
         };
         let t = &mut inner.targets[index];
         t.in_flight += 1;
-        t.rpm.add(now);
+        t.rpm.add(now, 1);
+        t.tpm.add(now, tokens);
         let transition = t.breaker.on_send(now);
         let lease = Lease {
             pool: self,
             index,
             recorded: false,
+            charged: Some((now, tokens)),
         };
         Pick::Target(lease, transition)
     }
@@ -160,6 +185,12 @@ impl Pool {
         t.breaker.record(now, outcome)
     }
 
+    fn correct_tokens(&self, index: usize, charged: (Instant, u64), now: Instant, actual: u64) {
+        if let Some(t) = self.lock().targets.get_mut(index) {
+            t.tpm.correct(charged.0, now, charged.1, actual);
+        }
+    }
+
     fn release(&self, index: usize, recorded: bool) {
         if let Some(t) = self.lock().targets.get_mut(index) {
             t.in_flight = t.in_flight.saturating_sub(1);
@@ -176,6 +207,8 @@ pub struct Lease<'p> {
     pool: &'p Pool,
     pub index: usize,
     recorded: bool,
+    /// When and how many tokens the pick charged, until corrected.
+    charged: Option<(Instant, u64)>,
 }
 
 impl Lease<'_> {
@@ -188,7 +221,19 @@ impl Lease<'_> {
         ttfb: Option<Duration>,
     ) -> Option<Transition> {
         self.recorded = true;
+        if matches!(outcome, Outcome::Failure { .. }) {
+            // Refused or failed: the provider counted no tokens for it.
+            self.settle_tokens(now, 0);
+        }
         self.pool.record(self.index, now, outcome, ttfb)
+    }
+
+    /// Replaces the estimate charged at the pick with the tokens really used (prompt and
+    /// completion). Only the first call counts.
+    pub fn settle_tokens(&mut self, now: Instant, actual: u64) {
+        if let Some(charged) = self.charged.take() {
+            self.pool.correct_tokens(self.index, charged, now, actual);
+        }
     }
 }
 
@@ -203,6 +248,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::balance::load::MINUTE;
     use crate::config::{MockProvider, NonEmpty, Provider, ProviderKind, Strategy, Target};
 
     fn group(targets: &[(u32, u32)]) -> ModelGroup {
@@ -221,6 +267,7 @@ mod tests {
                         priority,
                         weight,
                         capacity_rpm: None,
+                        capacity_tpm: None,
                     })
                     .collect(),
             )
@@ -244,11 +291,12 @@ mod tests {
         let pool = Pool::new(
             &group(&[(0, 1), (1, 1)]),
             &BreakerSettings::default(),
+            MINUTE,
             1,
             t0,
         );
         let ok = |_| true;
-        let Pick::Target(mut lease, _) = pool.pick(t0, &[false, false], &ok) else {
+        let Pick::Target(mut lease, _) = pool.pick(t0, &[false, false], &ok, 0) else {
             panic!("no pick");
         };
         assert_eq!(lease.index, 0);
@@ -260,9 +308,9 @@ mod tests {
             None,
         );
         drop(lease);
-        assert_eq!(index(pool.pick(t0, &[false, false], &ok)), Some(1));
+        assert_eq!(index(pool.pick(t0, &[false, false], &ok, 0)), Some(1));
         assert_eq!(
-            index(pool.pick(t0 + Duration::from_secs(5), &[false, false], &ok)),
+            index(pool.pick(t0 + Duration::from_secs(5), &[false, false], &ok, 0)),
             Some(0)
         );
     }
@@ -273,16 +321,20 @@ mod tests {
         let pool = Pool::new(
             &group(&[(0, 1), (0, 1)]),
             &BreakerSettings::default(),
+            MINUTE,
             1,
             t0,
         );
         let ok = |_| true;
-        assert_eq!(index(pool.pick(t0, &[true, false], &ok)), Some(1));
-        assert!(index(pool.pick(t0, &[true, true], &ok)).is_some());
+        assert_eq!(index(pool.pick(t0, &[true, false], &ok, 0)), Some(1));
+        assert!(index(pool.pick(t0, &[true, true], &ok, 0)).is_some());
         let unhealthy = |i| i == 1;
-        assert_eq!(index(pool.pick(t0, &[false, false], &unhealthy)), Some(1));
+        assert_eq!(
+            index(pool.pick(t0, &[false, false], &unhealthy, 0)),
+            Some(1)
+        );
         for i in 0..2 {
-            let Pick::Target(mut l, _) = pool.pick(t0, &[false, false], &ok) else {
+            let Pick::Target(mut l, _) = pool.pick(t0, &[false, false], &ok, 0) else {
                 panic!()
             };
             let _ = i;
@@ -294,7 +346,7 @@ mod tests {
                 None,
             );
         }
-        let got = match pool.pick(t0 + Duration::from_secs(1), &[false, false], &ok) {
+        let got = match pool.pick(t0 + Duration::from_secs(1), &[false, false], &ok, 0) {
             Pick::Exhausted { retry_in } => retry_in,
             Pick::Target(l, _) => panic!("picked {}", l.index),
         };
@@ -308,14 +360,88 @@ mod tests {
         let mut targets: Vec<Target> = g.targets.iter().cloned().collect();
         targets[0].capacity_rpm = Some(2);
         g.targets = NonEmpty::new(targets).unwrap();
-        let pool = Pool::new(&g, &BreakerSettings::default(), 1, t0);
+        let pool = Pool::new(&g, &BreakerSettings::default(), MINUTE, 1, t0);
         let ok = |_| true;
         let picks: Vec<Option<usize>> = (0..4)
-            .map(|_| index(pool.pick(t0, &[false, false], &ok)))
+            .map(|_| index(pool.pick(t0, &[false, false], &ok, 0)))
             .collect();
         assert_eq!(picks, [Some(0), Some(0), Some(1), Some(1)]);
         let later = t0 + Duration::from_secs(120);
-        assert_eq!(index(pool.pick(later, &[false, false], &ok)), Some(0));
+        assert_eq!(index(pool.pick(later, &[false, false], &ok, 0)), Some(0));
+    }
+
+    fn tpm_pool(capacity: u32, window: Duration, t0: Instant) -> Pool {
+        let mut g = group(&[(0, 1), (1, 1)]);
+        let mut targets: Vec<Target> = g.targets.iter().cloned().collect();
+        targets[0].capacity_tpm = Some(capacity);
+        g.targets = NonEmpty::new(targets).unwrap();
+        Pool::new(&g, &BreakerSettings::default(), window, 1, t0)
+    }
+
+    /// Picks with `tokens` and settles the lease at once with `used` tokens.
+    fn pick_used(pool: &Pool, now: Instant, tokens: u64, used: u64) -> Option<usize> {
+        match pool.pick(now, &[false, false], &|_| true, tokens) {
+            Pick::Target(mut l, _) => {
+                l.record(now, Outcome::Success, None);
+                l.settle_tokens(now, used);
+                Some(l.index)
+            }
+            Pick::Exhausted { .. } => None,
+        }
+    }
+
+    #[test]
+    fn a_target_out_of_tokens_falls_through_until_its_window_slides() {
+        let t0 = Instant::now();
+        let pool = tpm_pool(100, MINUTE, t0);
+        // 40-token estimates, each really using 40: the third would exceed 100.
+        let picks: Vec<Option<usize>> = (0..4).map(|_| pick_used(&pool, t0, 40, 40)).collect();
+        assert_eq!(picks, [Some(0), Some(0), Some(1), Some(1)]);
+        // A smaller request still fits in the 20 left.
+        assert_eq!(pick_used(&pool, t0, 20, 20), Some(0));
+        assert_eq!(pick_used(&pool, t0 + 2 * MINUTE, 40, 40), Some(0));
+    }
+
+    #[test]
+    fn real_usage_replaces_the_estimate() {
+        let t0 = Instant::now();
+        let pool = tpm_pool(100, MINUTE, t0);
+        // Estimated 90, really used 10: 80 tokens of room come back.
+        assert_eq!(pick_used(&pool, t0, 90, 10), Some(0));
+        assert_eq!(pick_used(&pool, t0, 85, 85), Some(0));
+        // Estimated 1, really used 60: the target is now over and falls through.
+        assert_eq!(pick_used(&pool, t0, 1, 60), Some(0));
+        assert_eq!(pick_used(&pool, t0, 1, 1), Some(1));
+    }
+
+    #[test]
+    fn a_failed_attempt_refunds_its_estimate() {
+        let t0 = Instant::now();
+        let pool = tpm_pool(100, MINUTE, t0);
+        let Pick::Target(mut l, _) = pool.pick(t0, &[false, false], &|_| true, 90) else {
+            panic!("no pick")
+        };
+        assert_eq!(l.index, 0);
+        l.record(t0, Outcome::Failure { retry_after: None }, None);
+        drop(l);
+        assert_eq!(pick_used(&pool, t0, 90, 90), Some(0));
+    }
+
+    #[test]
+    fn an_unsettled_lease_keeps_its_estimate() {
+        let t0 = Instant::now();
+        let pool = tpm_pool(100, Duration::from_secs(6), t0);
+        // A 6 s window prorates 100 tpm to 10 tokens.
+        let Pick::Target(l, _) = pool.pick(t0, &[false, false], &|_| true, 8) else {
+            panic!("no pick")
+        };
+        assert_eq!(l.index, 0);
+        drop(l);
+        assert_eq!(pick_used(&pool, t0, 8, 8), Some(1));
+        assert_eq!(
+            pick_used(&pool, t0 + Duration::from_secs(13), 8, 8),
+            Some(0)
+        );
     }
 
     #[test]
@@ -323,12 +449,12 @@ mod tests {
         let t0 = Instant::now();
         let mut g = group(&[(0, 1), (0, 1)]);
         g.strategy = Strategy::LeastInFlight;
-        let pool = Pool::new(&g, &BreakerSettings::default(), 1, t0);
+        let pool = Pool::new(&g, &BreakerSettings::default(), MINUTE, 1, t0);
         let ok = |_| true;
-        let Pick::Target(a, _) = pool.pick(t0, &[false, false], &ok) else {
+        let Pick::Target(a, _) = pool.pick(t0, &[false, false], &ok, 0) else {
             panic!()
         };
-        let Pick::Target(b, _) = pool.pick(t0, &[false, false], &ok) else {
+        let Pick::Target(b, _) = pool.pick(t0, &[false, false], &ok, 0) else {
             panic!()
         };
         assert_ne!(a.index, b.index, "the busy one is avoided");

@@ -61,8 +61,13 @@ pub fn dump(config: &Config) -> String {
                     ("priority", Value::from(t.priority)),
                     ("weight", Value::from(t.weight)),
                 ]);
-                if let (Some(rpm), Value::Mapping(m)) = (t.capacity_rpm, &mut m) {
-                    m.insert(str("capacity_rpm"), Value::from(rpm));
+                if let Value::Mapping(m) = &mut m {
+                    if let Some(rpm) = t.capacity_rpm {
+                        m.insert(str("capacity_rpm"), Value::from(rpm));
+                    }
+                    if let Some(tpm) = t.capacity_tpm {
+                        m.insert(str("capacity_tpm"), Value::from(tpm));
+                    }
                 }
                 m
             })
@@ -241,13 +246,14 @@ fn health_check(h: &HealthCheck) -> Value {
 
 fn resilience(r: &Resilience) -> Value {
     let b = &r.breaker;
-    map([
+    let mut out = map([
         ("retries", Value::from(r.retries)),
         (
             "retry_on",
             Value::Sequence(r.retry_on.iter().map(|s| Value::from(*s)).collect()),
         ),
         ("deadline", str(format_duration(r.deadline))),
+        ("capacity_window", str(format_duration(r.capacity_window))),
         (
             "breaker",
             map([
@@ -260,7 +266,19 @@ fn resilience(r: &Resilience) -> Value {
                 ("half_open_probes", Value::from(b.half_open_probes)),
             ]),
         ),
-    ])
+    ]);
+    if let (Some(s), Value::Mapping(top)) = (&r.shared_breaker, &mut out) {
+        if let Some(Value::Mapping(b)) = top.get_mut(str("breaker")) {
+            let shared = map([
+                // The URL may carry a password.
+                ("url", str(REDACTED)),
+                ("prefix", str(&s.prefix)),
+                ("timeout", str(format_duration(s.timeout))),
+            ]);
+            b.insert(str("shared"), shared);
+        }
+    }
+    out
 }
 
 fn mock(m: &MockProvider) -> Value {

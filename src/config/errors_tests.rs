@@ -54,7 +54,7 @@ fn unknown_fields_are_located_at_their_key() {
     assert_eq!(errors(text), [
         "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `resilience`, `quota`, `prices`",
         "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`",
-        "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`, `capacity_rpm`",
+        "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`, `capacity_rpm`, `capacity_tpm`",
     ]);
     // Fields of one kind are unknown for the other.
     let text = MINIMAL.replace("{ kind: mock }", "{ kind: mock, base_url: \"http://x\" }");

@@ -168,6 +168,21 @@ pub struct Resilience {
     /// Whole request budget across attempts; no new attempt starts after it.
     pub deadline: Duration,
     pub breaker: BreakerSettings,
+    /// Sliding window over which `capacity_rpm`/`capacity_tpm` are enforced, prorated.
+    pub capacity_window: Duration,
+    /// `breaker.shared`: provider-hinted openings published to and read from Redis.
+    pub shared_breaker: Option<SharedBreaker>,
+}
+
+/// Where breaker openings are shared between gateway instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedBreaker {
+    /// `redis://[user:pass@]host:port[/db]`; kept secret (may hold a password).
+    pub url: Secret,
+    /// First part of every key.
+    pub prefix: String,
+    /// Longest a lookup or publish may take; past it the opening counts as not shared.
+    pub timeout: Duration,
 }
 
 impl Default for Resilience {
@@ -177,6 +192,8 @@ impl Default for Resilience {
             retry_on: vec![429, 500, 502, 503, 504],
             deadline: Duration::from_secs(600),
             breaker: BreakerSettings::default(),
+            capacity_window: Duration::from_secs(60),
+            shared_breaker: None,
         }
     }
 }
@@ -455,6 +472,8 @@ pub struct Target {
     pub weight: u32,
     /// Requests per minute this target may take (e.g. a PTU's); `None` = unlimited.
     pub capacity_rpm: Option<u32>,
+    /// Tokens (prompt + completion) per minute this target may take; `None` = unlimited.
+    pub capacity_tpm: Option<u32>,
 }
 
 impl Target {

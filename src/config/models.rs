@@ -112,23 +112,33 @@ fn target(
         }
         m => Some(m.unwrap_or_else(|| group.to_string())),
     };
-    let capacity = match raw.capacity_rpm {
-        Some(0) => {
-            d.at(
-                &path.key("capacity_rpm"),
-                "capacity_rpm must be at least 1 (omit it for no limit)",
-            );
-            None
-        }
-        c => Some(c),
-    };
+    let capacity = positive(raw.capacity_rpm, path, "capacity_rpm", d);
+    let capacity_tpm = positive(raw.capacity_tpm, path, "capacity_tpm", d);
     Some(Target {
         provider: provider?,
         model: model?,
         priority: raw.priority.unwrap_or(0),
         weight: raw.weight.unwrap_or(1),
         capacity_rpm: capacity?,
+        capacity_tpm: capacity_tpm?,
     })
+}
+
+/// An optional capacity: absent is unlimited, 0 is refused (it would never take a request).
+fn positive(
+    v: Option<u32>,
+    path: &YamlPath,
+    name: &str,
+    d: &mut Diagnostics<'_>,
+) -> Option<Option<u32>> {
+    if v == Some(0) {
+        d.at(
+            &path.key(name),
+            format!("{name} must be at least 1 (omit it for no limit)"),
+        );
+        return None;
+    }
+    Some(v)
 }
 
 fn strategy(v: Option<&str>, path: &YamlPath, d: &mut Diagnostics<'_>) -> Option<Strategy> {

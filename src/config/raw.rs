@@ -120,7 +120,7 @@ pub(crate) struct RawHealthCheck {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `retries`, `retry_on`, `deadline`, `breaker`"
+    expecting = "a mapping with `retries`, `retry_on`, `deadline`, `breaker`, `capacity_window`"
 )]
 pub(crate) struct RawResilience {
     pub retries: Option<u32>,
@@ -128,15 +128,31 @@ pub(crate) struct RawResilience {
     /// Duration.
     pub deadline: Option<Value>,
     pub breaker: Option<RawBreaker>,
+    /// Duration.
+    pub capacity_window: Option<Value>,
+}
+
+/// `resilience.breaker.shared:`
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `url`, `prefix`, `timeout`"
+)]
+pub(crate) struct RawSharedBreaker {
+    pub url: String,
+    pub prefix: Option<String>,
+    /// Duration.
+    pub timeout: Option<Value>,
 }
 
 /// `resilience.breaker:`
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `failures`, `error_rate`, `window`, `min_requests`, `cooldown`, `max_retry_after`, `half_open_probes`"
+    expecting = "a mapping with `failures`, `error_rate`, `window`, `min_requests`, `cooldown`, `max_retry_after`, `half_open_probes`, `shared`"
 )]
 pub(crate) struct RawBreaker {
+    pub shared: Option<RawSharedBreaker>,
     pub failures: Option<u32>,
     pub error_rate: Option<f64>,
     /// Duration.
@@ -181,7 +197,7 @@ pub(crate) struct RawModelGroup {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `provider`, `model`, `priority`, `weight`, `capacity_rpm`"
+    expecting = "a mapping with `provider`, `model`, `priority`, `weight`, `capacity_rpm`, `capacity_tpm`"
 )]
 pub(crate) struct RawTarget {
     pub provider: String,
@@ -190,6 +206,7 @@ pub(crate) struct RawTarget {
     pub priority: Option<u32>,
     pub weight: Option<u32>,
     pub capacity_rpm: Option<u32>,
+    pub capacity_tpm: Option<u32>,
 }
 
 /// `keys[i]`: exactly one of `key` / `key_sha256`.

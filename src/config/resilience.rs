@@ -9,13 +9,17 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use super::error::Diagnostics;
-use super::model::{BreakerSettings, HealthCheck, Resilience};
+use super::model::{BreakerSettings, HealthCheck, Resilience, Secret, SharedBreaker};
 use super::path::YamlPath;
-use super::raw::{RawBreaker, RawHealthCheck, RawResilience};
+use super::raw::{RawBreaker, RawHealthCheck, RawResilience, RawSharedBreaker};
 use super::validate::duration;
 
 /// More attempts than this only burn the client's deadline on a failing fleet.
 const MAX_RETRIES: u32 = 10;
+
+/// Capacities are per minute; a window far longer than that would let a target idle for an
+/// hour make up for it in a burst.
+const MAX_CAPACITY_WINDOW: Duration = Duration::from_secs(3600);
 
 pub(crate) fn resilience(
     v: Option<&Value>,
@@ -61,13 +65,67 @@ pub(crate) fn resilience(
         true,
         d,
     );
-    let breaker = breaker(raw.breaker.unwrap_or_default(), &path.key("breaker"), d);
+    let mut raw_breaker = raw.breaker.unwrap_or_default();
+    let bpath = path.key("breaker");
+    let shared = match raw_breaker.shared.take() {
+        None => Some(None),
+        Some(s) => shared(s, &bpath.key("shared"), d).map(Some),
+    };
+    let breaker = breaker(raw_breaker, &bpath, d);
+    let capacity_window = capacity_window(raw.capacity_window.as_ref(), path, d);
     Some(Resilience {
         retries: retries?,
         retry_on: retry_on?,
         deadline: deadline?,
         breaker: breaker?,
+        capacity_window: capacity_window?,
+        shared_breaker: shared?,
     })
+}
+
+/// A lookup sits on the request path: waiting longer than this for Redis costs more than a
+/// request to a provider that may still be open.
+const DEFAULT_SHARED_TIMEOUT: Duration = Duration::from_millis(50);
+
+fn shared(
+    raw: RawSharedBreaker,
+    path: &YamlPath,
+    d: &mut Diagnostics<'_>,
+) -> Option<SharedBreaker> {
+    let url = if raw.url.starts_with("redis://") || raw.url.starts_with("rediss://") {
+        Some(Secret::new(raw.url))
+    } else {
+        d.at(&path.key("url"), "expected a redis://host:port URL");
+        None
+    };
+    let timeout = duration(
+        raw.timeout.as_ref(),
+        &path.key("timeout"),
+        DEFAULT_SHARED_TIMEOUT,
+        true,
+        d,
+    );
+    Some(SharedBreaker {
+        url: url?,
+        prefix: raw.prefix.unwrap_or_else(|| "tollgate".into()),
+        timeout: timeout?,
+    })
+}
+
+fn capacity_window(
+    v: Option<&Value>,
+    path: &YamlPath,
+    d: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let p = path.key("capacity_window");
+    let def = Resilience::default().capacity_window;
+    match duration(v, &p, def, true, d)? {
+        w if w > MAX_CAPACITY_WINDOW => {
+            d.at(&p, "capacity_window must be at most 1h");
+            None
+        }
+        w => Some(w),
+    }
 }
 
 fn breaker(raw: RawBreaker, path: &YamlPath, d: &mut Diagnostics<'_>) -> Option<BreakerSettings> {

@@ -13,6 +13,14 @@
 //! too, and their failures are translated to the OpenAI shape when read. Must not: know
 //! provider wire details beyond "build a request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
+//!
+//! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt
+//! estimate plus `max_tokens`, when given; without it the output is unknown and counts only
+//! once known), and the lease is settled with the meter's real usage once the relay ends.
+//!
+//! Shared breaker (`resilience.breaker.shared`): a retry hint is published for the other
+//! instances, and targets another instance saw open count as unhealthy for this request (one
+//! cached lookup per request, before the first pick).
 
 use std::time::{Duration, SystemTime};
 
@@ -85,17 +93,21 @@ pub(crate) async fn serve<'a>(
     let deadline = Instant::now() + res.deadline;
     let mut tried = vec![false; targets.len()];
     let mut last: Option<(Failure, &Target)> = None;
+    let tokens = token_estimate(log, req.head);
+    let shared_open = shared_openings(gw, req.model, targets).await;
     for attempt in 0..=res.retries {
         let now = Instant::now();
         if attempt > 0 && now >= deadline {
             break;
         }
+        // A target another instance saw open counts as unhealthy for this request.
         let healthy = |i: usize| {
-            targets
-                .get(i)
-                .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
+            !shared_open.get(i).copied().unwrap_or(false)
+                && targets
+                    .get(i)
+                    .is_some_and(|t| gw.balancer.health.is_healthy(&t.provider.name))
         };
-        let lease = match pool.pick(now, &tried, &healthy) {
+        let lease = match pool.pick(now, &tried, &healthy, tokens) {
             Pick::Target(lease, tr) => {
                 note(gw, req.model, &targets[lease.index], tr);
                 lease
@@ -198,7 +210,9 @@ async fn attempt_once<'a>(
                 Err(e) => return Step::Done(Err(e)),
             };
             record(gw, req.model, target, &mut lease, Outcome::Success, None);
-            return Step::Done(relay::play_mock(reply, ds, log).await);
+            let out = relay::play_mock(reply, ds, log).await;
+            settle_tokens(&mut lease, log);
+            return Step::Done(out);
         }
     };
     let ex = match sent {
@@ -221,6 +235,7 @@ async fn attempt_once<'a>(
         } else {
             relay::relay(ex, ds, log).await
         };
+        settle_tokens(&mut lease, log);
         drop(lease);
         return Step::Done(out);
     }
@@ -241,11 +256,43 @@ async fn attempt_once<'a>(
         ),
         Failure::Transport { .. } => None,
     };
+    if let (Some(h), Some(shared)) = (&hint, &gw.shared_breakers) {
+        shared.publish(target, h.delay);
+    }
     let outcome = Outcome::Failure {
         retry_after: hint.map(|h| h.delay),
     };
     record(gw, req.model, target, &mut lease, outcome, None);
     Step::Failed(failed)
+}
+
+/// Which targets are open by an opening another instance shared (all closed when sharing is
+/// off or Redis fails).
+async fn shared_openings(gw: &Gateway, model: &str, targets: &[Target]) -> Vec<bool> {
+    let Some(shared) = &gw.shared_breakers else {
+        return vec![false; targets.len()];
+    };
+    let open = shared.open(targets).await;
+    for (t, _) in targets.iter().zip(&open).filter(|(_, o)| **o) {
+        gw.metrics.shared_breaker_skip(model, &t.label());
+    }
+    open
+}
+
+/// What a pick charges against `capacity_tpm`: the prompt estimate plus the output the
+/// request may generate (`max_tokens`; 0 when unbounded, the real usage settles it).
+fn token_estimate(log: &RequestLog<'_>, head: &RequestHead) -> u64 {
+    let prompt = log.meter.as_ref().map_or(0, |m| m.prompt_estimate());
+    prompt.saturating_add(head.max_tokens.unwrap_or(0))
+}
+
+/// Replaces the lease's token estimate with the usage the meter saw (prompt + completion).
+fn settle_tokens(lease: &mut Lease<'_>, log: &RequestLog<'_>) {
+    let used = log.meter.as_ref().map_or(0, |m| {
+        let u = m.usage();
+        u.input.saturating_add(u.output)
+    });
+    lease.settle_tokens(Instant::now(), used);
 }
 
 /// One upstream request, bounded by the request's deadline.

@@ -2,8 +2,8 @@
 //!
 //! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
 //! target through `balance`, send, retry or fall back on retryable failures), relaying (or
-//! generating) the answer, error responses, per-request metrics, and the active health
-//! probes (`probe`). Pingora replays at most 64 KiB of a body read before the upstream is
+//! generating) the answer, error responses, per-request metrics, the active health probes
+//! (`probe`) and breaker openings shared between instances (`shared_breaker`). Pingora replays at most 64 KiB of a body read before the upstream is
 //! chosen, and we route on `model` in bodies of any size, so this module drives the upstream
 //! exchange itself (see ARCHITECTURE.md). Must not: name pingora's proxy types (`proxy/` adapts
 //! the session through `Downstream`).
@@ -18,6 +18,7 @@ mod relay;
 mod relay_anthropic;
 pub mod request;
 pub mod route;
+pub mod shared_breaker;
 
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub balancer: Arc<Balancer>,
     /// `None` when no `quota:` is configured.
     pub quotas: Option<Arc<Quotas>>,
+    /// `None` unless `resilience.breaker.shared` is configured.
+    pub shared_breakers: Option<Arc<shared_breaker::SharedBreakers>>,
 }
 
 impl Gateway {
@@ -75,9 +78,17 @@ impl Gateway {
                 )))
             }
         };
+        let shared_breakers = match &config.resilience.shared_breaker {
+            None => None,
+            Some(s) => Some(Arc::new(shared_breaker::SharedBreakers::connect(
+                s,
+                Arc::clone(&metrics),
+            )?)),
+        };
         Ok(Gateway {
             balancer,
             quotas,
+            shared_breakers,
             keys: auth::KeyStore::new(&config.keys),
             upstream: Arc::new(UpstreamClient::new(128)?),
             config,

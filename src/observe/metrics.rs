@@ -41,6 +41,8 @@ struct ResilienceMetrics {
     breaker_state: IntGaugeVec,
     breaker_transitions: IntCounterVec,
     healthy: IntGaugeVec,
+    shared_breaker: IntCounterVec,
+    shared_skips: IntCounterVec,
 }
 
 impl ResilienceMetrics {
@@ -85,6 +87,16 @@ impl ResilienceMetrics {
                 "tollgate_provider_healthy",
                 "Active health check verdict per provider (1 healthy, 0 unhealthy).",
                 &["provider"],
+            )?,
+            shared_breaker: counter(
+                "tollgate_shared_breaker_ops_total",
+                "Shared breaker Redis calls: op publish or lookup, result ok or error.",
+                &["op", "result"],
+            )?,
+            shared_skips: counter(
+                "tollgate_shared_breaker_skips_total",
+                "Requests that skipped a target because another instance shared its opening.",
+                &["model", "target"],
             )?,
         })
     }
@@ -345,6 +357,22 @@ impl Metrics {
             .breaker_state
             .with_label_values(&[model, target])
             .set(0);
+    }
+
+    /// A shared breaker Redis call (`op`: publish, lookup; `result`: ok, error).
+    pub fn shared_breaker_op(&self, op: &str, result: &str) {
+        self.resilience
+            .shared_breaker
+            .with_label_values(&[op, result])
+            .inc();
+    }
+
+    /// A request treated `target` as open because its shared key exists.
+    pub fn shared_breaker_skip(&self, model: &str, target: &str) {
+        self.resilience
+            .shared_skips
+            .with_label_values(&[model, target])
+            .inc();
     }
 
     pub fn provider_health(&self, provider: &str, healthy: bool) {

@@ -42,41 +42,10 @@ impl RedisStore {
     /// Starts connecting in the background (a Redis that is down at startup is retried like
     /// any later outage). Fails only on an invalid URL.
     pub fn connect(url: &str, timeout: Duration) -> Result<Self, String> {
-        let config = Config::from_url(url).map_err(|e| format!("invalid redis url: {e}"))?;
-        let client = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = timeout.max(Duration::from_millis(200));
-                c.internal_command_timeout = Duration::from_secs(2);
-                // A reservation must run at most once: never replay it after a reconnect.
-                c.max_command_attempts = 1;
-            })
-            .set_policy(ReconnectPolicy::new_constant(0, 100))
-            .build()
-            .map_err(|e| format!("redis client: {e}"))?;
-        // The gateway's request runtimes belong to pingora; the client's connection task gets
-        // a small runtime of its own, on a thread that lives as long as the process.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("redis runtime: {e}"))?;
-        let handle = rt.handle().clone();
-        std::thread::Builder::new()
-            .name("tollgate-redis".into())
-            .spawn(move || rt.block_on(std::future::pending::<()>()))
-            .map_err(|e| format!("redis thread: {e}"))?;
-        {
-            let _enter = handle.enter();
-            // The connection task runs detached; dropping its handle does not stop it.
-            drop(client.connect());
-        }
+        let (client, options) = connect(url, timeout)?;
         Ok(RedisStore {
             client,
-            options: Options {
-                fail_fast: true,
-                max_attempts: Some(1),
-                timeout: Some(timeout),
-                ..Default::default()
-            },
+            options,
             reserve_sha: fred::util::sha1_hash(RESERVE),
             settle_sha: fred::util::sha1_hash(SETTLE),
         })
@@ -103,6 +72,47 @@ impl RedisStore {
             other => other.map_err(unavailable),
         }
     }
+}
+
+/// A fred client connecting in the background (on a small runtime of its own: the request
+/// runtimes belong to pingora), and per-call options that make calls fail fast while Redis is
+/// down or slow. Shared by the quota store and `llm::shared_breaker`. Fails only on an invalid
+/// URL.
+pub(crate) fn connect(url: &str, timeout: Duration) -> Result<(Client, Options), String> {
+    let config = Config::from_url(url).map_err(|e| format!("invalid redis url: {e}"))?;
+    let client = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = timeout.max(Duration::from_millis(200));
+            c.internal_command_timeout = Duration::from_secs(2);
+            // A reservation must run at most once: never replay it after a reconnect.
+            c.max_command_attempts = 1;
+        })
+        .set_policy(ReconnectPolicy::new_constant(0, 100))
+        .build()
+        .map_err(|e| format!("redis client: {e}"))?;
+    // The gateway's request runtimes belong to pingora; the client's connection task gets
+    // a small runtime of its own, on a thread that lives as long as the process.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("redis runtime: {e}"))?;
+    let handle = rt.handle().clone();
+    std::thread::Builder::new()
+        .name("tollgate-redis".into())
+        .spawn(move || rt.block_on(std::future::pending::<()>()))
+        .map_err(|e| format!("redis thread: {e}"))?;
+    {
+        let _enter = handle.enter();
+        // The connection task runs detached; dropping its handle does not stop it.
+        drop(client.connect());
+    }
+    let options = Options {
+        fail_fast: true,
+        max_attempts: Some(1),
+        timeout: Some(timeout),
+        ..Default::default()
+    };
+    Ok((client, options))
 }
 
 fn unavailable(e: fred::error::Error) -> StoreError {
