@@ -11,6 +11,7 @@
 mod attempt;
 pub mod auth;
 pub mod downstream;
+mod front_anthropic;
 mod handler;
 mod models;
 pub mod probe;
