@@ -328,6 +328,45 @@ async fn errors_are_anthropic_shaped() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn mid_stream_provider_error_becomes_an_error_event() {
+    let (_mock, gw) = setup().await;
+    let mut body = messages("claude");
+    body["stream"] = json!(true);
+    body["messages"] = json!([{"role": "user", "content": "fail: too busy"}]);
+    let resp = post(&gw, &body).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let data: Vec<Value> = sse_data(&text)
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(data[0]["type"], "message_start", "{text}");
+    let last = data.last().unwrap();
+    assert_eq!(last["type"], "error", "{text}");
+    assert_eq!(last["error"]["type"], "overloaded_error", "{text}");
+    assert_eq!(last["error"]["message"], "too busy", "{text}");
+    assert!(!text.contains("message_stop"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_refusal_is_a_rate_limit_error() {
+    let mock = start_mock().await;
+    let yaml = CONFIG
+        .replace("{anthropic}", mock.base_url().trim_end_matches("/v1"))
+        .replace("{upstream}", &mock.base_url())
+        + "quota:\n  store: memory\n  limits:\n    - { requests: 1, per: minute }\n";
+    let gw = start_gateway(yaml).await;
+    assert_eq!(post(&gw, &messages("gpt")).await.status(), 200);
+    let resp = post(&gw, &messages("gpt")).await;
+    assert!(resp.headers().get("retry-after").is_some());
+    let (s, v) = error_of(resp).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (429, Some("rate_limit_error"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn official_anthropic_sdk() {
     let (_mock, gw) = setup().await;
     let base_url = gw.url("");

@@ -65,6 +65,7 @@ def stream(model):
     assert text == MOCK_TEXT, text
     assert final.content[0].text == MOCK_TEXT, final
     assert final.stop_reason == "end_turn", final
+    assert final.usage.input_tokens == 10, final.usage
     assert final.usage.output_tokens == 10, final.usage
 
 
