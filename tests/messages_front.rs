@@ -311,6 +311,14 @@ async fn errors_are_anthropic_shaped() {
         "{v}"
     );
 
+    let mut big = messages("gpt");
+    big["messages"][0]["content"] = json!("x".repeat(2 << 20));
+    let (s, v) = error_of(post(&gw, &big).await).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (413, Some("request_too_large"))
+    );
+
     // A provider's failure, relayed after the retries.
     mock.set_fault_always(Some(Fault::Status {
         status: 429,
