@@ -103,6 +103,29 @@ def tool_use():
 
 
 @check
+def tool_use_streamed():
+    with client.messages.stream(
+        model="claude",
+        max_tokens=100,
+        tools=[
+            {
+                "name": "shout",
+                "input_schema": {
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}},
+                },
+            }
+        ],
+        messages=[{"role": "user", "content": "call: hello again"}],
+    ) as s:
+        final = s.get_final_message()
+    assert final.stop_reason == "tool_use", final
+    block = final.content[-1]
+    assert block.type == "tool_use", final
+    assert block.input == {"text": "hello again"}, final
+
+
+@check
 def unknown_model_raises_not_found():
     try:
         client.messages.create(model="nope", max_tokens=10, messages=MESSAGES)
