@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use tollgate_mock_provider::{Fault, MockProvider};
 
 use common::{
-    assert_python_ok, client, python, sse_data, start_gateway, start_mock, Gateway, KEY_ALL,
-    KEY_LIMITED, MOCK_TEXT,
+    assert_python_ok, client, metric_sum, python, sse_data, start_gateway, start_mock, Gateway,
+    KEY_ALL, KEY_LIMITED, MOCK_TEXT,
 };
 
 const CONFIG: &str = r#"listen: ["{listen}"]
@@ -103,6 +103,31 @@ async fn non_stream_to_openai_target() {
             {"role": "user", "content": [{"type": "text", "text": "Say hi"}]}
         ])
     );
+
+    // Metrics: the route's own label, and the provider's token counts.
+    let labels = [("route", "messages"), ("model", "gpt"), ("status", "200")];
+    assert_eq!(
+        metric(&gw, "tollgate_requests_total", &labels, 1.0).await,
+        1.0
+    );
+    let labels = [("type", "input"), ("model", "gpt"), ("provider", "up")];
+    assert_eq!(
+        metric(&gw, "tollgate_tokens_total", &labels, 10.0).await,
+        10.0
+    );
+}
+
+/// A metric polled until it reaches `want` (recorded just after the response ends) or 5 s.
+async fn metric(gw: &Gateway, name: &str, labels: &[(&str, &str)], want: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
+        let got = metric_sum(&r.text().await.unwrap(), name, labels);
+        if got == want || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
