@@ -194,6 +194,9 @@ fn assert_text_stream(events: &[(String, Value)], model: &str, text: &str) {
         .all(|n| *n == "content_block_delta"));
     let start = &events[0].1;
     assert_eq!(start["message"]["model"], model, "{start}");
+    // The gateway's estimate, before the provider's count in message_delta.
+    let estimate = start["message"]["usage"]["input_tokens"].as_u64().unwrap();
+    assert!(estimate > 0, "{start}");
     assert_eq!(start["message"]["role"], "assistant", "{start}");
     let got: String = events
         .iter()

@@ -101,6 +101,8 @@ pub(crate) struct AnthropicClient<'d> {
     inner: &'d mut dyn Downstream,
     /// Reported as the answer's `model` (the client's name, not the target's).
     model: String,
+    /// `message_start`'s `input_tokens` (the provider's count comes in `message_delta`).
+    input_estimate: u64,
     mode: Mode,
 }
 
@@ -109,6 +111,7 @@ impl<'d> AnthropicClient<'d> {
         AnthropicClient {
             inner,
             model,
+            input_estimate: 0,
             mode: Mode::Idle,
         }
     }
@@ -183,12 +186,15 @@ impl Downstream for AnthropicClient<'_> {
     fn client_ip(&self) -> Option<std::net::IpAddr> {
         self.inner.client_ip()
     }
+    fn prompt_estimate(&mut self, tokens: u64) {
+        self.input_estimate = tokens;
+    }
 
     async fn write_head(&mut self, head: ResponseHead) -> Result<(), ClientGone> {
         if (200..300).contains(&head.status) && is_event_stream(&head) {
             let opts = ReverseOptions {
                 model: Some(self.model.clone()),
-                input_tokens_estimate: 0,
+                input_tokens_estimate: self.input_estimate,
             };
             self.mode = Mode::Stream(Box::new(ToAnthropicStream::new(opts)));
             return self.inner.write_head(head).await;

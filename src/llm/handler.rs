@@ -148,6 +148,9 @@ async fn serve_body<'a>(
     let preferred = group.targets.first();
     let who = (ds.client_ip(), ds.headers());
     let ticket = meter_and_reserve(gw, who, log, key, &body, &head, kind, preferred).await?;
+    if let Some(m) = &log.meter {
+        ds.prompt_estimate(m.prompt_estimate());
+    }
     let req = attempt::Request {
         route,
         head: &head,

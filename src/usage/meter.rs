@@ -82,6 +82,11 @@ impl Meter {
         }
     }
 
+    /// The gateway's own count of the prompt, before any provider usage.
+    pub fn prompt_estimate(&self) -> u64 {
+        self.prompt_estimate
+    }
+
     /// Whether the provider's usage chunk must be hidden from the client (the gateway asked
     /// for it, the client did not); decided per attempt, as targets differ.
     pub fn set_strip(&mut self, strip: bool) {
