@@ -7,7 +7,8 @@
 //! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
 //!   model group, the attempt loop with retries and fallback, relay, translated relay for
-//!   Anthropic targets), the active health probes, and breaker openings shared through Redis.
+//!   Anthropic targets), the Anthropic Messages front door on top of it (`front_anthropic`),
+//!   the active health probes, and breaker openings shared through Redis.
 //! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible, Anthropic Messages, built-in

@@ -78,6 +78,9 @@ pub(crate) struct Request<'r, 'a> {
     pub body: &'r Bytes,
     pub model: &'a str,
     pub group: &'a ModelGroup,
+    /// The client's answer is translated from the stream's usage chunk (the Messages front
+    /// door): never strip it.
+    pub keep_usage: bool,
 }
 
 /// Serves `req` from the group's targets, retrying and falling back as configured.
@@ -187,7 +190,7 @@ async fn attempt_once<'a>(
         // Anthropic streams always carry usage; the translated usage chunk is hidden from a
         // client that did not ask for it.
         let translated = anthropic && req.head.stream && !req.head.include_usage;
-        m.set_strip(injected.is_some() || translated);
+        m.set_strip((injected.is_some() || translated) && !req.keep_usage);
     }
     let (body, head) = match &injected {
         Some((b, h)) => (b, h),

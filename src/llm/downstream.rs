@@ -78,4 +78,7 @@ pub trait Downstream: Send {
     fn client_ip(&self) -> Option<std::net::IpAddr> {
         None
     }
+    /// The gateway's prompt token estimate, once known: for adapters that must report input
+    /// tokens before the provider does (Anthropic's `message_start`). Ignored by default.
+    fn prompt_estimate(&mut self, _tokens: u64) {}
 }

@@ -1,7 +1,8 @@
 //! One request through the LLM pipeline, from route to metrics.
 //!
 //! Owns: the order of the steps (route → auth → body → parse → model group → authorize →
-//! attempt loop) and turning any `GatewayError` into an OpenAI-shaped response. Must not:
+//! attempt loop) and turning any `GatewayError` into an OpenAI-shaped response (Anthropic-shaped
+//! on `/v1/messages`). Must not:
 //! know provider wire details (providers/) or socket details (upstream/, proxy/).
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ use http::{HeaderName, HeaderValue};
 use super::downstream::{Downstream, ResponseHead};
 use super::request::{BodyKind, RequestHead};
 use super::route::{self, Route, UNMATCHED_LABEL};
-use super::{attempt, auth, models, request, Gateway};
+use super::{attempt, auth, front_anthropic, models, request, Gateway};
 use crate::config::{Target, VirtualKey};
 use crate::error::GatewayError;
 use crate::observe::metrics::{RequestRecord, TokenRecord, NONE_LABEL};
@@ -110,33 +111,57 @@ async fn dispatch<'a>(
         }
         Route::ChatCompletions | Route::Completions | Route::Embeddings => {
             let body = read_body(ds, gw.config.server.max_body_size).await?;
-            let kind = route.body_kind().ok_or(GatewayError::Internal)?;
-            let head = request::parse(&body, kind)?;
-            let (name, group) = gw
-                .config
-                .models
-                .get_key_value(head.model.as_str())
-                .ok_or_else(|| GatewayError::ModelNotFound(head.model.clone()))?;
-            log.model = name;
-            auth::authorize(&key, name)?;
-            // The estimate uses the preferred target's tokenizer; the attempt loop may end on
-            // another target, and settlement corrects with the real usage.
-            let preferred = group.targets.first();
-            let who = (ds.client_ip(), ds.headers());
-            let ticket =
-                meter_and_reserve(gw, who, log, &key, &body, &head, kind, preferred).await?;
-            let req = attempt::Request {
-                route: &route,
-                head: &head,
-                body: &body,
-                model: name,
-                group,
-            };
-            let result = attempt::serve(gw, ds, log, req).await;
-            settle(gw, log, &key, ticket).await;
-            result
+            serve_body(gw, ds, log, &key, &route, body, false).await
+        }
+        Route::Messages => {
+            let body = read_body(ds, gw.config.server.max_body_size).await?;
+            let t = front_anthropic::translate(&body)?;
+            let mut client = front_anthropic::AnthropicClient::new(ds, t.model);
+            let chat = Route::ChatCompletions;
+            serve_body(gw, &mut client, log, &key, &chat, t.body, true).await
         }
     }
+}
+
+/// Runs a read body through parse → model group → authorize → quota → attempt loop → settle.
+/// `keep_usage`: the client's answer is translated from the stream's usage chunk.
+async fn serve_body<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    key: &VirtualKey,
+    route: &Route,
+    body: Bytes,
+    keep_usage: bool,
+) -> Result<(), GatewayError> {
+    let kind = route.body_kind().ok_or(GatewayError::Internal)?;
+    let head = request::parse(&body, kind)?;
+    let (name, group) = gw
+        .config
+        .models
+        .get_key_value(head.model.as_str())
+        .ok_or_else(|| GatewayError::ModelNotFound(head.model.clone()))?;
+    log.model = name;
+    auth::authorize(key, name)?;
+    // The estimate uses the preferred target's tokenizer; the attempt loop may end on
+    // another target, and settlement corrects with the real usage.
+    let preferred = group.targets.first();
+    let who = (ds.client_ip(), ds.headers());
+    let ticket = meter_and_reserve(gw, who, log, key, &body, &head, kind, preferred).await?;
+    if let Some(m) = &log.meter {
+        ds.prompt_estimate(m.prompt_estimate());
+    }
+    let req = attempt::Request {
+        route,
+        head: &head,
+        body: &body,
+        model: name,
+        group,
+        keep_usage,
+    };
+    let result = attempt::serve(gw, ds, log, req).await;
+    settle(gw, log, key, ticket).await;
+    result
 }
 
 /// Estimates the prompt, sets up the usage meter and reserves the estimate against the
@@ -269,7 +294,12 @@ async fn write_error(
     e: &GatewayError,
     log: &RequestLog<'_>,
 ) -> Result<(), ()> {
-    let body = e.body();
+    // Anthropic clients (the SDKs map error types to exceptions) get Anthropic's shape.
+    let body = if log.route == Route::Messages.label() {
+        front_anthropic::error_body(e)
+    } else {
+        e.body()
+    };
     let mut head = ResponseHead::json(e.status(), body.len());
     match e {
         GatewayError::MethodNotAllowed { allow, .. } => head

@@ -1,4 +1,5 @@
-//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange".
+//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange", and the
+//! Anthropic Messages front door (`front_anthropic`) translated onto it.
 //!
 //! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
 //! target through `balance`, send, retry or fall back on retryable failures), relaying (or
@@ -11,6 +12,7 @@
 mod attempt;
 pub mod auth;
 pub mod downstream;
+mod front_anthropic;
 mod handler;
 mod models;
 pub mod probe;

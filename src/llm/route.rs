@@ -1,6 +1,6 @@
 //! Front-door routing: method + path -> the endpoint the gateway serves.
 //!
-//! Owns: the table of OpenAI-compatible endpoints and the 404/405 decisions, and each route's
+//! Owns: the table of endpoints (OpenAI-compatible, plus Anthropic's `/v1/messages`) and the 404/405 decisions, and each route's
 //! bounded metric label. Must not: look at bodies or headers.
 
 use crate::error::GatewayError;
@@ -14,6 +14,8 @@ pub enum Route {
     Embeddings,
     ListModels,
     GetModel(String),
+    /// Anthropic's Messages API; served as a chat completion (see `front_anthropic`).
+    Messages,
 }
 
 impl Route {
@@ -24,13 +26,14 @@ impl Route {
             Route::Completions => "completions",
             Route::Embeddings => "embeddings",
             Route::ListModels | Route::GetModel(_) => "models",
+            Route::Messages => "messages",
         }
     }
 
     /// The body shape of a POST route.
     pub fn body_kind(&self) -> Option<BodyKind> {
         match self {
-            Route::ChatCompletions => Some(BodyKind::Chat),
+            Route::ChatCompletions | Route::Messages => Some(BodyKind::Chat),
             Route::Completions => Some(BodyKind::Completion),
             Route::Embeddings => Some(BodyKind::Embedding),
             Route::ListModels | Route::GetModel(_) => None,
@@ -40,7 +43,7 @@ impl Route {
     /// The path suffix appended to a provider's base URL (which ends in `/v1` or equivalent).
     pub fn upstream_suffix(&self) -> &'static str {
         match self {
-            Route::ChatCompletions => "/chat/completions",
+            Route::ChatCompletions | Route::Messages => "/chat/completions",
             Route::Completions => "/completions",
             Route::Embeddings => "/embeddings",
             Route::ListModels | Route::GetModel(_) => "/models",
@@ -59,6 +62,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/v1/chat/completions" => (Route::ChatCompletions, "POST"),
         "/v1/completions" => (Route::Completions, "POST"),
         "/v1/embeddings" => (Route::Embeddings, "POST"),
+        "/v1/messages" => (Route::Messages, "POST"),
         "/v1/models" => (Route::ListModels, "GET"),
         other => match other.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() => (Route::GetModel(percent_decode(id)), "GET"),
@@ -121,6 +125,7 @@ mod tests {
             Ok(Route::ChatCompletions)
         );
         assert_eq!(resolve("GET", "/v1/models"), Ok(Route::ListModels));
+        assert_eq!(resolve("POST", "/v1/messages"), Ok(Route::Messages));
         assert_eq!(
             resolve("GET", "/v1/models/meta-llama%2FLlama-3"),
             Ok(Route::GetModel("meta-llama/Llama-3".into()))

@@ -87,7 +87,10 @@ pub fn reply(
                 MockBody::Json(gen.json(&toks.concat(), toks.len()))
             }
         }
-        Route::ListModels | Route::GetModel(_) => return Err(GatewayError::Internal),
+        // Messages requests reach targets translated to chat completions.
+        Route::ListModels | Route::GetModel(_) | Route::Messages => {
+            return Err(GatewayError::Internal)
+        }
     };
     Ok(MockReply {
         latency: m.latency,

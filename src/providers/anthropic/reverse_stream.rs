@@ -266,7 +266,13 @@ impl ToAnthropicStream {
     fn fail(&mut self, outcome: StreamOutcome, out: &mut Vec<Bytes>) {
         let error = match &outcome {
             StreamOutcome::ProviderError(e) => a::OutError {
-                kind: anthropic_type(e.status).to_owned(),
+                // An Anthropic upstream's type survives the OpenAI leg (relay_anthropic keeps
+                // it); anything else is guessed from the status.
+                kind: if ANTHROPIC_TYPES.contains(&e.body.error.kind.as_str()) {
+                    e.body.error.kind.clone()
+                } else {
+                    anthropic_type(e.status).to_owned()
+                },
                 message: e.body.error.message.clone(),
             },
             _ => a::OutError {
@@ -351,6 +357,19 @@ fn upstream_error(e: o::ErrorIn) -> ProviderError {
         retryable: status >= 429,
     }
 }
+
+/// Anthropic's error `type`s (providers.md §3.5), except the ambiguous `api_error`.
+const ANTHROPIC_TYPES: &[&str] = &[
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "rate_limit_error",
+    "timeout_error",
+    "overloaded_error",
+];
 
 /// HTTP status → Anthropic error `type` (providers.md §3.5).
 pub(super) fn anthropic_type(status: u16) -> &'static str {

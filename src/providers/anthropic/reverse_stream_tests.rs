@@ -155,3 +155,15 @@ fn round_trip_through_both_translators() {
     // The original counters come back exactly (cache writes ride in cache_write_tokens).
     assert!(back.contains(r#""usage":{"input_tokens":21,"output_tokens":97,"cache_creation_input_tokens":188,"cache_read_input_tokens":1024}"#));
 }
+
+/// An Anthropic upstream's error type rides the OpenAI leg (relay_anthropic keeps it) and comes
+/// back as is, not guessed from a status.
+#[test]
+fn anthropic_error_type_survives_the_round_trip() {
+    let src = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\ndata: {\"error\":{\"message\":\"busy\",\"type\":\"overloaded_error\",\"param\":null,\"code\":null}}\n\n";
+    let (out, _) = replay(src, &[]);
+    assert!(
+        out.ends_with("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n"),
+        "{out}"
+    );
+}
