@@ -70,6 +70,9 @@ pub async fn serve(gw: &Gateway, ds: &mut dyn Downstream) {
         log.status = e.status();
         if !log.head_sent && e != GatewayError::ClientClosed {
             let _ = write_error(ds, &e, &log).await;
+            if matches!(e, GatewayError::BodyTooLarge { .. }) {
+                linger(ds).await;
+            }
         }
     }
     gw.metrics.request_finished(&RequestRecord {
@@ -233,6 +236,34 @@ async fn settle(gw: &Gateway, log: &RequestLog<'_>, key: &VirtualKey, ticket: Ti
     if let Some(q) = &gw.quotas {
         q.settle(ticket, used).await;
     }
+}
+
+/// Most bytes and time spent discarding an oversized body after answering 413.
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// After a 413, keep reading (and discarding) what the client is still sending before the
+/// connection closes, like nginx's lingering close: closing a socket with unread data makes
+/// the kernel send a reset, which can destroy the 413 before the client reads it. Bounded in
+/// bytes and time. A client waiting for `100 Continue` sends nothing, so it is skipped.
+async fn linger(ds: &mut dyn Downstream) {
+    let expects_continue = ds
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        return;
+    }
+    let drain = async {
+        let mut seen = 0usize;
+        while let Ok(Some(chunk)) = ds.read_body().await {
+            seen += chunk.len();
+            if seen > LINGER_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes (by Content-Length up
