@@ -642,3 +642,22 @@ async fn builtin_mock_usage_is_counted_streamed_or_not() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_headers_also_on_relayed_upstream_failures() {
+    let mock = start_mock().await;
+    let quota = "  store: memory\n  tiers:\n    gold:\n      limits:\n        - { requests: 5, per: minute }";
+    let gw = start_gateway(config(&mock.base_url(), quota)).await;
+    // Every attempt fails with a retryable status: the last failure is relayed as it was.
+    mock.set_fault_always(Some(tollgate_mock_provider::Fault::Status {
+        status: 503,
+        headers: vec![],
+        body: None,
+    }));
+    let r = chat(&gw, "sk-gold", hello(false, false)).await;
+    mock.set_fault_always(None);
+    assert_eq!(r.status(), 503);
+    let h = r.headers();
+    assert_eq!(h["x-ratelimit-limit-requests"], "5", "{h:?}");
+    assert!(h.contains_key("x-ratelimit-remaining-requests"), "{h:?}");
+}

@@ -72,6 +72,7 @@ pub(crate) async fn write_failure(
         body_len: Some(r.body.len()),
     };
     head.headers.extend(forwarded(&r.headers));
+    log.quota_headers_into(&mut head);
     log.status = r.status;
     log.head_sent = true;
     ds.write_head(head)
