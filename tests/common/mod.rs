@@ -25,12 +25,27 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one Python SDK script may take.
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
+/// A free TCP port on 127.0.0.1 for a process the test starts (gateway, redis-server).
+///
+/// Taken from 20000-31999, below Linux's ephemeral range (32768-60999): a port found with
+/// `bind(0)` and released could be handed by the kernel to another test's `bind(0)` (the
+/// in-process mock providers) before our process binds it, and the test would then talk to
+/// the wrong server. A per-process counter keeps parallel tests apart; the start is spread by
+/// pid so test binaries run one after another do not reuse each other's recent ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20000;
+    const SPAN: u32 = 12000;
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 /// The repository root (where `conf/`, `tests/` live).
