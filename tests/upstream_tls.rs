@@ -8,12 +8,15 @@
 //! mock's (the upstream is trusted) or another mock's (it is not), and no `SSL_CERT_DIR` (which
 //! CI images often set to the system store).
 //!
-//! Self-contained on purpose (no `tests/common`): a free port, spawning the gateway with its
-//! environment, waiting for `/readyz` and killing it on drop are the few helpers below. Every
+//! Mostly self-contained (only `tests/common`'s port picker is shared): spawning the gateway
+//! with its environment, waiting for `/readyz` and killing it on drop are the few helpers below. Every
 //! wait is bounded.
 
+mod common;
+
+use common::free_port;
+
 use std::fs::{self, File};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,29 +48,6 @@ keys:
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// A free TCP port on 127.0.0.1 for a process the test starts (gateway, redis-server).
-///
-/// Taken from 20000-31999, below Linux's ephemeral range (32768-60999): a port found with
-/// `bind(0)` and released could be handed by the kernel to another test's `bind(0)` (the
-/// in-process mock providers) before our process binds it, and the test would then talk to
-/// the wrong server. A per-process counter keeps parallel tests apart; the start is spread by
-/// pid so test binaries run one after another do not reuse each other's recent ports.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 20000;
-    const SPAN: u32 = 12000;
-    let start = std::process::id().wrapping_mul(7919) % SPAN;
-    for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let port = (LOW + (start + n) % SPAN) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {LOW}..{}", LOW + SPAN)
-}
 
 /// A running gateway. Dropping it kills (SIGKILL) and reaps the process.
 struct Gateway {
