@@ -129,6 +129,14 @@ pub fn data_of(event: &[u8]) -> Option<String> {
     data
 }
 
+/// Whether a response is an SSE stream.
+pub fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,7 @@ use super::downstream::Downstream;
 use super::handler::RequestLog;
 use super::request::{self, RequestHead};
 use super::route::Route;
-use super::{relay, relay_anthropic, Gateway};
+use super::{relay, relay_translated, Gateway};
 use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
@@ -185,11 +185,11 @@ async fn attempt_once<'a>(
     } else {
         None
     };
-    let anthropic = matches!(target.provider.kind, ProviderKind::Anthropic(_));
+    let codec = providers::codec(&target.provider.kind);
     if let Some(m) = log.meter.as_mut() {
-        // Anthropic streams always carry usage; the translated usage chunk is hidden from a
+        // Translated streams always carry usage; the translated usage chunk is hidden from a
         // client that did not ask for it.
-        let translated = anthropic && req.head.stream && !req.head.include_usage;
+        let translated = codec.is_some() && req.head.stream && !req.head.include_usage;
         m.set_strip((injected.is_some() || translated) && !req.keep_usage);
     }
     let (body, head) = match &injected {
@@ -228,15 +228,14 @@ async fn attempt_once<'a>(
         }
     };
     let res = &gw.config.resilience;
-    // 529 is Anthropic's "overloaded": always worth another target.
-    let overloaded = anthropic && ex.status() == 529;
+    // e.g. Anthropic's 529 "overloaded": always worth another target.
+    let overloaded = codec.is_some_and(|c| c.always_retry(ex.status()));
     if !res.retry_on.contains(&ex.status()) && !overloaded {
         let ttfb = Some(ex.ttfb);
         record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
-        let out = if anthropic {
-            relay_anthropic::relay(ex, ds, log).await
-        } else {
-            relay::relay(ex, ds, log).await
+        let out = match codec {
+            Some(c) => relay_translated::relay(c, ex, ds, log).await,
+            None => relay::relay(ex, ds, log).await,
         };
         settle_tokens(&mut lease, log);
         drop(lease);
@@ -244,9 +243,10 @@ async fn attempt_once<'a>(
     }
     let failed = match read_failure(ex, &target.provider.name).await {
         // Translated now: if this is the last failure it reaches an OpenAI client as is.
-        Failure::Response(r) if anthropic => {
-            Failure::Response(relay_anthropic::translate_failure(r))
-        }
+        Failure::Response(r) => match codec {
+            Some(c) => Failure::Response(relay_translated::translate_failure(c, r)),
+            None => Failure::Response(r),
+        },
         other => other,
     };
     let hint = match &failed {
@@ -329,7 +329,7 @@ fn anthropic_request(
         )));
     }
     providers::anthropic_target::build_request(p, req.body, &target.model, req.head.stream)
-        .map_err(|e| relay_anthropic::translate_error(provider, e))
+        .map_err(|e| relay_translated::translate_error(provider, e))
 }
 
 /// Reads a retryable response completely, so it can be relayed if it is the last failure.

@@ -8,7 +8,7 @@
 //! does the mapping), pick targets, or meter usage itself (the meter reads the OpenAI side).
 //!
 //! Anthropic targets are reached through the same OpenAI body (translated again by
-//! attempt.rs and back by relay_anthropic.rs): less faithful than a passthrough for
+//! attempt.rs and back by relay_translated.rs): less faithful than a passthrough for
 //! Anthropic-only fields (thinking, cache_control), but one code path for quotas and retries.
 
 use async_trait::async_trait;

@@ -17,7 +17,7 @@ mod handler;
 mod models;
 pub mod probe;
 mod relay;
-mod relay_anthropic;
+mod relay_translated;
 pub mod request;
 pub mod route;
 pub mod shared_breaker;

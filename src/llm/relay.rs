@@ -13,6 +13,7 @@ use super::handler::RequestLog;
 use crate::error::GatewayError;
 use crate::providers::mock::{MockBody, MockReply};
 use crate::sse;
+pub(crate) use crate::sse::is_event_stream;
 use crate::upstream::{Exchange, UpstreamError};
 
 /// Largest non-streamed upstream response we buffer.
@@ -98,14 +99,6 @@ pub(crate) async fn relay(
     };
     log.upstream_wait = ex.waited;
     result
-}
-
-/// Whether a response is an SSE stream.
-pub(crate) fn is_event_stream(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"))
 }
 
 async fn relay_whole(

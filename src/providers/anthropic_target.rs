@@ -8,7 +8,13 @@
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
-use super::anthropic::{encode_request, EncodeOptions, TranslateError, MESSAGES_PATH};
+use super::anthropic::{
+    decode_error, decode_response, encode_request, EncodeOptions, ToOpenAiStream, TranslateError,
+    MESSAGES_PATH,
+};
+use super::translate::{
+    DecodeOptions, ProviderError, ResponseCodec, StreamOptions, StreamSummary, StreamTranslator,
+};
 use crate::config::AnthropicProvider;
 use crate::upstream::UpstreamRequest;
 
@@ -58,6 +64,46 @@ fn headers(p: &AnthropicProvider, stream: bool) -> Vec<(HeaderName, HeaderValue)
     ];
     out.extend(auth_headers(p));
     out
+}
+
+/// How Anthropic answers become OpenAI answers (for the exchange's translated relay).
+pub struct AnthropicCodec;
+
+impl ResponseCodec for AnthropicCodec {
+    fn is_stream(&self, headers: &http::HeaderMap) -> bool {
+        crate::sse::is_event_stream(headers)
+    }
+
+    fn decode_response(
+        &self,
+        body: &[u8],
+        opts: &DecodeOptions,
+    ) -> Result<Vec<u8>, TranslateError> {
+        decode_response(body, opts)
+    }
+
+    fn decode_error(&self, status: u16, _headers: &http::HeaderMap, body: &[u8]) -> ProviderError {
+        decode_error(status, body)
+    }
+
+    fn stream(&self, opts: StreamOptions) -> Box<dyn StreamTranslator> {
+        Box::new(ToOpenAiStream::new(opts))
+    }
+
+    /// 529 is Anthropic's "overloaded": always worth another target.
+    fn always_retry(&self, status: u16) -> bool {
+        status == 529
+    }
+}
+
+impl StreamTranslator for ToOpenAiStream {
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<bytes::Bytes>) {
+        ToOpenAiStream::push(self, bytes, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<bytes::Bytes>) -> StreamSummary {
+        ToOpenAiStream::finish(self, out)
+    }
 }
 
 /// `x-api-key` and `anthropic-version` (also sent by the health probe).

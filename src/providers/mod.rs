@@ -7,3 +7,15 @@ pub mod anthropic;
 pub mod anthropic_target;
 pub mod mock;
 pub mod openai;
+pub mod openai_wire;
+pub mod translate;
+
+/// The codec that translates a kind's answers for OpenAI clients; `None` for kinds that speak
+/// OpenAI's format themselves (their answers are relayed as they are).
+pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translate::ResponseCodec> {
+    use crate::config::ProviderKind;
+    match kind {
+        ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
+        ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
+    }
+}

@@ -33,48 +33,7 @@ pub const MESSAGES_PATH: &str = "/v1/messages";
 /// make it configurable, providers.md §3.1).
 pub const DEFAULT_VERSION: &str = "2023-06-01";
 
-/// Why a client request cannot be expressed for Anthropic. Messages reach the client as a 400
-/// `invalid_request_error`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TranslateError {
-    #[error("We could not parse the JSON body of your request: {0}")]
-    InvalidJson(String),
-    #[error("Not supported by this model's provider: {0}.")]
-    Unsupported(&'static str),
-    #[error(
-        "This content part type is not supported in {role} messages by this model's provider."
-    )]
-    UnsupportedPart { role: &'static str },
-    #[error("Invalid image URL: expected an http(s) URL or a base64 data: URL.")]
-    InvalidImage,
-    #[error("Unsupported image type '{0}': use image/jpeg, image/png, image/gif or image/webp.")]
-    UnsupportedImageType(String),
-    #[error("The arguments of tool call '{id}' are not a JSON object.")]
-    InvalidToolArguments { id: String },
-    #[error("Invalid value for 'tool_choice': '{0}'.")]
-    InvalidToolChoice(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("The provider sent a response that could not be read: {0}")]
-    InvalidResponse(String),
-}
-
-impl TranslateError {
-    /// HTTP status for the client: the request's fault, except an unreadable provider answer.
-    pub fn status(&self) -> u16 {
-        match self {
-            TranslateError::InvalidResponse(_) => 502,
-            TranslateError::InvalidJson(_)
-            | TranslateError::Unsupported(_)
-            | TranslateError::UnsupportedPart { .. }
-            | TranslateError::InvalidImage
-            | TranslateError::UnsupportedImageType(_)
-            | TranslateError::InvalidToolArguments { .. }
-            | TranslateError::InvalidToolChoice(_)
-            | TranslateError::Invalid(_) => 400,
-        }
-    }
-}
+pub use super::translate::TranslateError;
 
 #[cfg(test)]
 pub(crate) mod test_support {

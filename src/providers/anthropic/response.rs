@@ -8,16 +8,7 @@
 use super::wire::anthropic as a;
 use super::wire::openai as o;
 use super::TranslateError;
-
-/// What the caller supplies to an answer.
-#[derive(Debug, Clone, Default)]
-pub struct DecodeOptions {
-    /// Unix seconds for `created` (Anthropic sends none).
-    pub created: u64,
-    /// Reported `model` instead of the provider's (e.g. the client's alias); `None` keeps the
-    /// provider's dated name, as OpenAI itself reports the resolved model.
-    pub model: Option<String>,
-}
+pub use crate::providers::translate::{DecodeOptions, ProviderError};
 
 /// Parses and translates a 2xx non-stream body.
 pub fn decode_response(body: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>, TranslateError> {
@@ -111,16 +102,6 @@ pub fn map_usage(u: &a::Usage) -> o::Usage {
             .and_then(|d| d.thinking_tokens)
             .map(|reasoning_tokens| o::CompletionDetails { reasoning_tokens }),
     }
-}
-
-/// A provider error translated for an OpenAI client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderError {
-    /// Status to send the client.
-    pub status: u16,
-    pub body: o::ErrorBody,
-    /// Worth another attempt or another target (the SDKs' rule: 408, 409, 429, ≥500).
-    pub retryable: bool,
 }
 
 /// Translates a non-2xx Anthropic answer. An unreadable body still gives a well-formed error.

@@ -266,7 +266,7 @@ impl ToAnthropicStream {
     fn fail(&mut self, outcome: StreamOutcome, out: &mut Vec<Bytes>) {
         let error = match &outcome {
             StreamOutcome::ProviderError(e) => a::OutError {
-                // An Anthropic upstream's type survives the OpenAI leg (relay_anthropic keeps
+                // An Anthropic upstream's type survives the OpenAI leg (relay_translated keeps
                 // it); anything else is guessed from the status.
                 kind: if ANTHROPIC_TYPES.contains(&e.body.error.kind.as_str()) {
                     e.body.error.kind.clone()

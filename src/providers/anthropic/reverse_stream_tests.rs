@@ -156,7 +156,7 @@ fn round_trip_through_both_translators() {
     assert!(back.contains(r#""usage":{"input_tokens":21,"output_tokens":97,"cache_creation_input_tokens":188,"cache_read_input_tokens":1024}"#));
 }
 
-/// An Anthropic upstream's error type rides the OpenAI leg (relay_anthropic keeps it) and comes
+/// An Anthropic upstream's error type rides the OpenAI leg (relay_translated keeps it) and comes
 /// back as is, not guessed from a status.
 #[test]
 fn anthropic_error_type_survives_the_round_trip() {

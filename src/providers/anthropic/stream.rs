@@ -12,45 +12,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::response::{error_from_type, finish_reason, map_usage, ProviderError};
+use super::response::{error_from_type, finish_reason, map_usage};
 use super::wire::anthropic as a;
 use super::wire::openai as o;
+pub use crate::providers::translate::{StreamOptions, StreamOutcome, StreamSummary};
 use crate::sse;
-
-/// What the caller knows about the client and the clock.
-#[derive(Debug, Clone, Default)]
-pub struct StreamOptions {
-    /// The client's `stream_options.include_usage`: send a final usage chunk (empty choices).
-    pub include_usage: bool,
-    /// Unix seconds for every chunk's `created`.
-    pub created: u64,
-    /// Reported `model` instead of the provider's.
-    pub model: Option<String>,
-}
-
-/// How the stream ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamOutcome {
-    /// `message_stop` arrived; `[DONE]` was sent.
-    Completed,
-    /// The provider sent an `error` event; it was forwarded as an OpenAI error event.
-    ProviderError(ProviderError),
-    /// Unreadable or oversized data; an error event was sent.
-    Protocol(String),
-    /// The bytes ended before `message_stop`; an error event was sent.
-    Truncated,
-}
-
-/// Returned by [`ToOpenAiStream::finish`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamSummary {
-    /// Provider-reported usage (cumulative, last value wins); `None` if none arrived.
-    pub usage: Option<o::Usage>,
-    /// The finish reason sent, if the message completed: OpenAI's `finish_reason` from
-    /// [`ToOpenAiStream`], Anthropic's `stop_reason` from `ToAnthropicStream`.
-    pub finish_reason: Option<&'static str>,
-    pub outcome: StreamOutcome,
-}
 
 /// What an Anthropic content block index stands for.
 #[derive(Debug, Clone, Copy)]

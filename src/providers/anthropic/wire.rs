@@ -7,4 +7,4 @@
 //! optionals omitted). Must not: hold translation logic (the codec's other modules do).
 
 pub mod anthropic;
-pub mod openai;
+pub use crate::providers::openai_wire as openai;

@@ -1,10 +1,11 @@
-//! Relaying an Anthropic target's answer to an OpenAI client, translated: a message becomes a
-//! `chat.completion`, an error an OpenAI-shaped error with a client status (529 → 503), and a
-//! Messages event stream `chat.completion.chunk` events, one per HTTP chunk.
+//! Relaying a translated provider's answer (Anthropic, and every other non-OpenAI kind) to an
+//! OpenAI client: a message becomes a `chat.completion`, an error an OpenAI-shaped error with
+//! a client status (e.g. Anthropic's 529 → 503), and a provider stream
+//! `chat.completion.chunk` events, one per HTTP chunk.
 //!
-//! Owns: driving the pure codec (providers::anthropic) with the upstream bytes, and feeding
-//! the usage meter the TRANSLATED output, so quotas and token metrics see the provider's
-//! numbers. Must not: choose targets, retry, or parse Anthropic JSON itself.
+//! Owns: driving a pure codec ([`ResponseCodec`]) with the upstream bytes, and feeding the
+//! usage meter the TRANSLATED output, so quotas and token metrics see the provider's numbers.
+//! Must not: choose targets, retry, or parse any provider's JSON itself.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,17 +16,17 @@ use super::downstream::{Downstream, ResponseHead};
 use super::handler::RequestLog;
 use super::relay::{self, FailedResponse};
 use crate::error::GatewayError;
-use crate::providers::anthropic::{
-    decode_error, decode_response, DecodeOptions, StreamOptions, StreamOutcome, ToOpenAiStream,
-    TranslateError,
+use crate::providers::translate::{
+    DecodeOptions, ResponseCodec, StreamOptions, StreamOutcome, TranslateError,
 };
 use crate::upstream::Exchange;
 
 /// Largest non-streamed upstream response we buffer.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
-/// Relays an Anthropic response whose head has arrived.
+/// Relays a translated provider's response whose head has arrived.
 pub(crate) async fn relay(
+    codec: &dyn ResponseCodec,
     mut ex: Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -33,11 +34,11 @@ pub(crate) async fn relay(
     log.ttfb = Some(ex.ttfb);
     let status = ex.status();
     let result = if !(200..300).contains(&status) {
-        relay_error(&mut ex, ds, log).await
-    } else if relay::is_event_stream(ex.headers()) {
-        relay_stream(&mut ex, ds, log).await
+        relay_error(codec, &mut ex, ds, log).await
+    } else if codec.is_stream(ex.headers()) {
+        relay_stream(codec, &mut ex, ds, log).await
     } else {
-        relay_message(&mut ex, ds, log).await
+        relay_message(codec, &mut ex, ds, log).await
     };
     log.upstream_wait = ex.waited;
     result
@@ -63,10 +64,10 @@ pub(crate) fn translate_error(provider: &str, e: TranslateError) -> GatewayError
     }
 }
 
-/// An Anthropic error answer rewritten for an OpenAI client: mapped status, OpenAI-shaped
+/// A provider error answer rewritten for an OpenAI client: mapped status, OpenAI-shaped
 /// JSON body; the retry and rate-limit headers stay, so clients back off as asked.
-pub(crate) fn translate_failure(r: FailedResponse) -> FailedResponse {
-    let e = decode_error(r.status, &r.body);
+pub(crate) fn translate_failure(codec: &dyn ResponseCodec, r: FailedResponse) -> FailedResponse {
+    let e = codec.decode_error(r.status, &r.headers, &r.body);
     let body =
         serde_json::to_vec(&e.body).map_or_else(|_| GatewayError::Internal.body(), Bytes::from);
     let mut headers = r.headers;
@@ -82,6 +83,7 @@ pub(crate) fn translate_failure(r: FailedResponse) -> FailedResponse {
 }
 
 async fn relay_error(
+    codec: &dyn ResponseCodec,
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -90,15 +92,19 @@ async fn relay_error(
         .read_all(MAX_RESPONSE)
         .await
         .map_err(|e| relay::upstream_error(log.provider, &e, false))?;
-    let failed = translate_failure(FailedResponse {
-        status: ex.status(),
-        headers: ex.headers().clone(),
-        body,
-    });
+    let failed = translate_failure(
+        codec,
+        FailedResponse {
+            status: ex.status(),
+            headers: ex.headers().clone(),
+            body,
+        },
+    );
     relay::write_failure(failed, ds, log).await
 }
 
 async fn relay_message(
+    codec: &dyn ResponseCodec,
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -111,7 +117,9 @@ async fn relay_message(
         created: now_secs(),
         model: None,
     };
-    let body = decode_response(&body, &opts).map_err(|e| translate_error(log.provider, e))?;
+    let body = codec
+        .decode_response(&body, &opts)
+        .map_err(|e| translate_error(log.provider, e))?;
     if let Some(m) = log.meter.as_mut() {
         m.on_body(&body);
     }
@@ -129,6 +137,7 @@ async fn relay_message(
 }
 
 async fn relay_stream(
+    codec: &dyn ResponseCodec,
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -143,7 +152,7 @@ async fn relay_stream(
         .map_err(|_| GatewayError::ClientClosed)?;
     // Always ask the translator for the usage chunk: the meter reads it and hides it from a
     // client that did not ask (its strip flag is set per attempt).
-    let mut tr = ToOpenAiStream::new(StreamOptions {
+    let mut tr = codec.stream(StreamOptions {
         include_usage: true,
         created: now_secs(),
         model: None,
