@@ -32,6 +32,7 @@
 pub mod admin;
 pub mod balance;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod llm;
 pub mod nginx;
