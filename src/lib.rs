@@ -40,6 +40,7 @@ pub mod observe;
 pub mod providers;
 pub mod proxy;
 pub mod quota;
+pub mod reload;
 pub mod server;
 pub mod sse;
 pub mod upstream;
