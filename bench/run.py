@@ -5,7 +5,11 @@
     python3 bench/run.py stream     # SSE passthrough: time-to-first-token overhead, events/s vs direct
     python3 bench/run.py proxy      # plain reverse proxy: nginx vs direct (tollgate's nginx mode: not built yet)
     python3 bench/run.py streams    # many concurrent slow streams: gateway RSS per stream
-    python3 bench/run.py all
+    python3 bench/run.py translated # SSE through OpenAI->Anthropic translation vs passthrough: events/s, CPU per 1k tokens
+    python3 bench/run.py quota      # LLM non-stream with quotas in Redis vs in memory
+    python3 bench/run.py litellm    # peer: LiteLLM proxy (pip, own venv) vs tollgate on the same mock
+    python3 bench/run.py micro      # criterion micro benchmarks (bench/micro)
+    python3 bench/run.py all        # every scenario above except litellm and micro
 
 Builds release binaries (cargo build --release), starts everything on loopback (mock upstream,
 gateway, nginx), drives load with bench/loadgen (open loop at fixed rates, so latency includes
@@ -88,7 +92,34 @@ def build():
     subprocess.run(["cargo", "build", "--release", "--workspace", "--bins"], cwd=ROOT, check=True)
 
 
-def loadgen(label, url, body, rate=None, connections=64, duration=DURATION, headers=()):
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process (and its reaped children) so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def loadgen(label, url, body, rate=None, connections=64, duration=DURATION, headers=(), cpu_pids=()):
+    """Runs one load step; `cpu_pids` are the processes whose CPU time the step is charged."""
+    before = [cpu_s(p) for p in cpu_pids]
+    out = _loadgen(label, url, body, rate, connections, duration, headers)
+    if cpu_pids:
+        used = sum(cpu_s(p) - b for p, b in zip(cpu_pids, before))
+        out["cpu_s"] = used
+        # The step's 1 s warm-up runs at the same rate and is charged too.
+        done = out["rps"] * (duration + 1.0)
+        out["cpu_ms_per_1k_req"] = used * 1e6 / done if done else 0
+        LOG[-1]["result"] = out
+    return out
+
+
+def _loadgen(label, url, body, rate, connections, duration, headers):
     cmd = [os.path.join(BIN, "tollgate-loadgen"), "--url", url, "--duration", str(duration),
            "--connections", str(connections), "--label", label]
     if body:
@@ -112,20 +143,24 @@ def start_upstream(procs, token_interval_ms=0):
     return port
 
 
-def start_gateway(procs, upstream_port, tmp):
+def start_gateway(procs, upstream_port, tmp, extra="", kind="openai", name="gateway"):
+    """A gateway in front of the mock; `kind: anthropic` reaches it through /v1/messages."""
     port, admin = free_port(), free_port()
-    conf = os.path.join(tmp, "gateway.yaml")
+    conf = os.path.join(tmp, f"{name}.yaml")
+    provider = (f'{{ kind: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "{UPSTREAM_KEY}" }}'
+                if kind == "openai" else
+                f'{{ kind: anthropic, base_url: "http://127.0.0.1:{upstream_port}", api_key: "{UPSTREAM_KEY}" }}')
     with open(conf, "w") as f:
         f.write(f"""listen: ["127.0.0.1:{port}"]
 admin: {{ listen: "127.0.0.1:{admin}" }}
 server: {{ threads: auto }}
 providers:
-  up: {{ kind: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: "{UPSTREAM_KEY}" }}
+  up: {provider}
 models:
   bench-model: {{ targets: [ {{ provider: up, model: bench-model }} ] }}
 keys:
   - {{ name: bench, key: {KEY} }}
-""")
+{extra}""")
     p = procs.start([os.path.join(BIN, "tollgate"), "-c", conf], env={**os.environ, "RUST_LOG": "warn"})
     wait_http(f"http://127.0.0.1:{admin}/readyz")
     return port, p
@@ -233,6 +268,157 @@ http {{
         procs.stop_all()
 
 
+def scenario_translated(tmp, rows):
+    """The same SSE load through an `openai` target (passthrough, re-framed) and through an
+    `anthropic` target (Messages stream translated to chat chunks): events/s at saturation,
+    TTFT at a fixed rate, and the gateway's CPU per 1,000 streamed tokens (events)."""
+    procs = Procs()
+    try:
+        up = start_upstream(procs, token_interval_ms=0)
+        gp, gpp = start_gateway(procs, up, tmp, kind="openai", name="passthrough")
+        gt, gtp = start_gateway(procs, up, tmp, kind="anthropic", name="translated")
+        body = chat_body(tmp, True, 64)
+        p_url = f"http://127.0.0.1:{gp}/v1/chat/completions"
+        t_url = f"http://127.0.0.1:{gt}/v1/chat/completions"
+        for label, args in [("fixed 300/s", {"rate": 300}), ("saturation, 32 conns", {"connections": 32})]:
+            p = loadgen(f"passthrough stream {label}", p_url, body, headers=auth_headers(), cpu_pids=[gpp.pid], **args)
+            t = loadgen(f"translated stream {label}", t_url, body, headers=auth_headers(), cpu_pids=[gtp.pid], **args)
+            for x in (p, t):
+                events = x["events_per_s"] * (DURATION + 1.0)
+                x["cpu_ms_per_1k_tokens"] = x["cpu_s"] * 1e6 / events if events else 0
+            rows.append((f"SSE 64 events: translated (OpenAI->Anthropic) vs passthrough; CPU/1k tokens "
+                         f"{p['cpu_ms_per_1k_tokens']:.1f} -> {t['cpu_ms_per_1k_tokens']:.1f} ms; "
+                         f"tokens/s ratio {t['events_per_s'] / max(p['events_per_s'], 1):.2f}", label, p, t))
+    finally:
+        procs.stop_all()
+
+
+def start_redis(procs, tmp):
+    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    procs.start([redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", tmp])
+    end = time.time() + 10
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as c:
+                c.sendall(b"PING\r\n")
+                if c.recv(16).startswith(b"+PONG"):
+                    return port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("bench: redis-server did not come up")
+
+
+QUOTA_LIMITS = """  limits:
+    - {{ requests: 100000000, per: minute }}
+    - {{ tokens: 100000000000, per: minute }}
+    - {{ tokens: 100000000000000, per: month }}
+"""
+
+
+def scenario_quota(tmp, rows):
+    """LLM non-stream with three quota limits per key (requests/min, tokens/min, tokens/month),
+    counted in memory vs in Redis (one round trip to reserve, one to settle)."""
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        rp = start_redis(procs, tmp)
+        mem, memp = start_gateway(procs, up, tmp, name="quota-memory",
+                                  extra="quota:\n  store: memory\n" + QUOTA_LIMITS.format())
+        red, redp = start_gateway(procs, up, tmp, name="quota-redis",
+                                  extra=f"quota:\n  store: redis\n  url: redis://127.0.0.1:{rp}\n" + QUOTA_LIMITS.format())
+        body = chat_body(tmp, False, 16)
+        m_url = f"http://127.0.0.1:{mem}/v1/chat/completions"
+        r_url = f"http://127.0.0.1:{red}/v1/chat/completions"
+        for rate in RATES:
+            m = loadgen(f"quota memory {rate}/s", m_url, body, rate=rate, headers=auth_headers(), cpu_pids=[memp.pid])
+            r = loadgen(f"quota redis {rate}/s", r_url, body, rate=rate, headers=auth_headers(), cpu_pids=[redp.pid])
+            rows.append(("quotas: Redis (via) vs memory (baseline)", f"fixed {rate}/s", m, r))
+        m = loadgen("quota memory saturation", m_url, body, connections=64, headers=auth_headers(), cpu_pids=[memp.pid])
+        r = loadgen("quota redis saturation", r_url, body, connections=64, headers=auth_headers(), cpu_pids=[redp.pid])
+        rows.append(("quotas: Redis (via) vs memory (baseline)", "saturation, 64 conns", m, r))
+    finally:
+        procs.stop_all()
+
+
+LITELLM_VERSION = os.environ.get("BENCH_LITELLM_VERSION", "1.79.1")
+
+
+def litellm_venv():
+    venv = os.path.join(os.path.expanduser("~"), ".cache", "tollgate", "bench-litellm-venv")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(venv, "bin", "litellm")):
+        print(f"bench: installing litellm[proxy]=={LITELLM_VERSION} into {venv} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"], check=True)
+    return os.path.join(venv, "bin", "litellm")
+
+
+def scenario_litellm(tmp, rows):
+    """The peer: LiteLLM's proxy (pip) and tollgate in front of the same mock, same load.
+    LiteLLM runs as its docs recommend for production (`--num_workers` = cores)."""
+    exe = litellm_venv()
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        gw, gwp = start_gateway(procs, up, tmp)
+        lport = free_port()
+        conf = os.path.join(tmp, "litellm.yaml")
+        with open(conf, "w") as f:
+            f.write(f"""model_list:
+  - model_name: bench-model
+    litellm_params:
+      model: openai/bench-model
+      api_base: http://127.0.0.1:{up}/v1
+      api_key: {UPSTREAM_KEY}
+general_settings:
+  master_key: {KEY}
+litellm_settings:
+  set_verbose: false
+  json_logs: false
+""")
+        lp = procs.start([exe, "--config", conf, "--host", "127.0.0.1", "--port", str(lport),
+                          "--num_workers", str(os.cpu_count())],
+                         env={**os.environ, "LITELLM_LOG": "ERROR", "DISABLE_ADMIN_UI": "True"})
+        wait_http(f"http://127.0.0.1:{lport}/health/liveliness", timeout=120)
+        body = chat_body(tmp, False, 16)
+        l_url = f"http://127.0.0.1:{lport}/v1/chat/completions"
+        g_url = f"http://127.0.0.1:{gw}/v1/chat/completions"
+        loadgen("litellm warmup", l_url, body, rate=50, duration=3, headers=auth_headers())
+        for rate in [100, 300]:
+            l = loadgen(f"litellm {rate}/s", l_url, body, rate=rate, headers=auth_headers())
+            g = loadgen(f"tollgate {rate}/s", g_url, body, rate=rate, headers=auth_headers())
+            rows.append(("peer: tollgate (via) vs LiteLLM proxy (baseline)", f"fixed {rate}/s", l, g))
+        l = loadgen("litellm saturation", l_url, body, connections=64, headers=auth_headers())
+        g = loadgen("tollgate saturation", g_url, body, connections=64, headers=auth_headers())
+        rows.append(("peer: tollgate (via) vs LiteLLM proxy (baseline)", "saturation, 64 conns", l, g))
+    finally:
+        procs.stop_all()
+
+
+def scenario_micro(tmp, rows):
+    """criterion micro benchmarks; their table goes in the results as is."""
+    env = {**os.environ}
+    out = subprocess.run(["cargo", "bench", "-p", "tollgate-micro", "--bench", "micro", "--",
+                          "--warm-up-time", "1", "--measurement-time", "3"],
+                         cwd=ROOT, check=True, text=True, capture_output=True, env=env).stdout
+    lines = []
+    name = None
+    for line in out.splitlines():
+        t = line.strip()
+        if t and not t.startswith(("time:", "thrpt:", "change:", "Found", "Benchmarking")) and "outlier" not in t \
+                and not t.startswith(("No change", "Performance", "Change within")) and " " not in t:
+            name = t
+        elif t.startswith(("time:", "thrpt:")) and name:
+            lines.append((name, t))
+    MICRO.extend(lines)
+    LOG.append({"label": "micro", "command": "cargo bench -p tollgate-micro --bench micro", "result": out})
+
+
+MICRO = []
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -265,12 +451,16 @@ def scenario_streams(tmp, rows, n=int(os.environ.get("BENCH_STREAMS", "2000"))):
 
 
 def table(rows):
-    out = ["| scenario | load | direct/baseline rps | via rps | ratio | p50 direct | p50 via | p50 overhead | p99 direct | p99 via | p99 overhead |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| scenario | load | direct/baseline rps | via rps | ratio | p50 direct | p50 via | p50 overhead | p99 direct | p99 via | p99 overhead | CPU ms/1k req baseline | CPU ms/1k req via |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cpu(x):
+        return f"{x['cpu_ms_per_1k_req']:.0f}" if "cpu_ms_per_1k_req" in x else ""
+
     for name, load, d, g in rows:
         if "rss_idle_kib" in d:
             out.append(f"| {name} | {load} | idle RSS {d['rss_idle_kib']/1024:.1f} MiB | busy RSS {g['rss_busy_kib']/1024:.1f} MiB "
-                       f"| {g['per_stream_kib']:.1f} KiB/stream | errors {g['errors']} | | | | | |")
+                       f"| {g['per_stream_kib']:.1f} KiB/stream | errors {g['errors']} | | | | | | | |")
             continue
         dl, gl = d["latency_ms"], g["latency_ms"]
         ratio = g["rps"] / d["rps"] if d["rps"] else 0
@@ -279,14 +469,17 @@ def table(rows):
             extra = f" (TTFT p99 {d['ttft_ms']['p99']:.3f} → {g['ttft_ms']['p99']:.3f} ms; events/s {d['events_per_s']:.0f} → {g['events_per_s']:.0f})"
         out.append(f"| {name}{extra} | {load} | {d['rps']:.0f} | {g['rps']:.0f} (err {g['errors']}) | {ratio:.2f} "
                    f"| {dl['p50']:.3f} | {gl['p50']:.3f} | {(gl['p50']-dl['p50'])*1000:.0f} us "
-                   f"| {dl['p99']:.3f} | {gl['p99']:.3f} | {(gl['p99']-dl['p99'])*1000:.0f} us |")
+                   f"| {dl['p99']:.3f} | {gl['p99']:.3f} | {(gl['p99']-dl['p99'])*1000:.0f} us "
+                   f"| {cpu(d)} | {cpu(g)} |")
     return "\n".join(out)
 
 
 def main():
     which = sys.argv[1:] or ["all"]
-    scenarios = {"llm": scenario_llm, "stream": scenario_stream, "proxy": scenario_proxy, "streams": scenario_streams}
-    names = list(scenarios) if "all" in which else which
+    scenarios = {"llm": scenario_llm, "stream": scenario_stream, "proxy": scenario_proxy, "streams": scenario_streams,
+                 "translated": scenario_translated, "quota": scenario_quota, "litellm": scenario_litellm,
+                 "micro": scenario_micro}
+    names = [n for n in scenarios if n not in ("litellm", "micro")] if "all" in which else which
     for n in names:
         if n not in scenarios:
             raise SystemExit(f"bench: unknown scenario {n}; known: {', '.join(scenarios)} all")
@@ -309,6 +502,9 @@ def main():
           "- latencies from tollgate-loadgen (open loop: measured from each request's scheduled start)",
           "- everything (upstream mock, gateway or nginx, load generator) shares this machine's cores", "",
           table(rows), ""]
+    if MICRO:
+        md += ["## Micro benchmarks (criterion)", "", "| benchmark | result |", "|---|---|"]
+        md += [f"| {n} | {t} |" for n, t in MICRO] + [""]
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(outdir, "results.jsonl"), "w") as f:

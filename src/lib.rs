@@ -32,6 +32,7 @@
 pub mod admin;
 pub mod balance;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod llm;
 pub mod nginx;
@@ -39,6 +40,7 @@ pub mod observe;
 pub mod providers;
 pub mod proxy;
 pub mod quota;
+pub mod reload;
 pub mod server;
 pub mod sse;
 pub mod upstream;

@@ -69,6 +69,9 @@ impl Cli {
 
 // glibc malloc showed ~10% of the gateway's CPU under load (bench/README.md); mimalloc's
 // thread-local free lists suit pingora's many small per-request allocations.
+// `system-alloc` (benchmarks only): the C allocator, so heap profilers (valgrind massif) see
+// every allocation site.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::ShutdownWatch;
 use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -43,7 +44,7 @@ pub fn run(config: Config) -> Result<(), String> {
         "tollgate",
     );
     for addr in config.server.listen.iter() {
-        proxy.add_tcp(&addr.to_string());
+        proxy.add_listener(data_listener(&addr.to_string()));
     }
     server.add_service(proxy);
 
@@ -189,4 +190,14 @@ fn spawn_drain_watch(
             Err(_) => return,
         }
     });
+}
+
+/// Read buffer of each client connection. pingora's default is 64 KiB per connection, which
+/// a gateway holding thousands of long streams pays in full; requests are small (a chat body
+/// is a few KiB) and a larger one is simply read in more pieces.
+const CLIENT_READ_BUFFER: usize = 16 * 1024;
+
+/// A data listener with the gateway's client buffer sizes (pingora's write default: one MSS).
+fn data_listener(addr: &str) -> ListenerConfig {
+    ListenerConfig::tcp(addr).l4_buffer(L4BufferSettings::default().read(CLIENT_READ_BUFFER))
 }

@@ -94,24 +94,21 @@ impl UpstreamClient {
         let header = build_header(base, &req)?;
         let sent_at = Instant::now();
         let send = async {
-            session.write_request_header(Box::new(header)).await?;
-            if !req.body.is_empty() {
-                session.write_request_body(req.body, true).await?;
+            let mut session = write_request(session, header, req.body).await?;
+            match session.read_response_header().await {
+                Ok(()) => Ok(session),
+                Err(e) => {
+                    session.shutdown().await;
+                    Err(e)
+                }
             }
-            session.finish_request_body().await?;
-            session.read_response_header().await
         };
-        match bounded(deadline, timeouts.first_byte, "first byte", send).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                session.shutdown().await;
-                return Err(UpstreamError::Broken);
-            }
-            Err(e) => {
-                session.shutdown().await;
-                return Err(e);
-            }
-        }
+        // On a timeout the future (and the connection in it) is dropped: never pooled.
+        let session = match bounded(deadline, timeouts.first_byte, "first byte", send).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(_)) => return Err(UpstreamError::Broken),
+            Err(e) => return Err(e),
+        };
         let head = session
             .response_header()
             .cloned()
@@ -247,6 +244,49 @@ async fn bounded<T>(
     tokio::time::timeout_at(end, fut)
         .await
         .map_err(|_| UpstreamError::Timeout(what))
+}
+
+/// Bodies up to this size go out in the same write as the request head.
+const COALESCE_BODY: usize = 64 * 1024;
+
+/// Sends the request. HTTP/1.1 requests with a small body are written as ONE buffer (head and
+/// body): pingora's h1 client flushes the head by itself before the body, which costs a
+/// second `sendto` per request and makes the provider read twice. The session is rebuilt on
+/// the same stream afterwards, exactly as the pool builds one for a reused connection.
+async fn write_request(
+    session: HttpSession,
+    header: RequestHeader,
+    body: Bytes,
+) -> pingora::Result<HttpSession> {
+    use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession as H1};
+    use pingora::{ErrorType, OrErr};
+    use tokio::io::AsyncWriteExt;
+    match session {
+        HttpSession::H1(h1) if body.len() <= COALESCE_BODY => {
+            let mut wire = http_req_header_to_wire(&header).ok_or_else(|| {
+                pingora::Error::explain(ErrorType::InvalidHTTPHeader, "request head")
+            })?;
+            wire.extend_from_slice(&body);
+            let mut stream = h1.into_inner();
+            stream
+                .write_all(&wire)
+                .await
+                .or_err(ErrorType::WriteError, "writing request")?;
+            stream
+                .flush()
+                .await
+                .or_err(ErrorType::WriteError, "flushing request")?;
+            Ok(HttpSession::H1(H1::new(stream)))
+        }
+        mut session => {
+            session.write_request_header(Box::new(header)).await?;
+            if !body.is_empty() {
+                session.write_request_body(body, true).await?;
+            }
+            session.finish_request_body().await?;
+            Ok(session)
+        }
+    }
 }
 
 fn build_header(base: &BaseUrl, req: &UpstreamRequest) -> Result<RequestHeader, UpstreamError> {
