@@ -7,6 +7,7 @@
 //! `Connection close`, and the dropped hop-by-hop ones) go after the configured ones. It must
 //! not read directives (see `lower`) or requests.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,10 +73,13 @@ pub struct Settings {
     pub tries: Option<u32>,
     pub next_time: Option<Duration>,
     pub buffering: Option<bool>,
+    pub request_buffering: Option<bool>,
     pub redirect_default: Option<bool>,
     pub max_body: Option<u64>,
     pub add_headers: Option<Vec<AddHeader>>,
     pub default_type: Option<String>,
+    /// `types { mime ext...; }`: extension → MIME type.
+    pub types: Option<Arc<HashMap<String, String>>>,
 }
 
 impl Settings {
@@ -97,10 +101,12 @@ impl Settings {
         take(&mut self.tries, &parent.tries);
         take(&mut self.next_time, &parent.next_time);
         take(&mut self.buffering, &parent.buffering);
+        take(&mut self.request_buffering, &parent.request_buffering);
         take(&mut self.redirect_default, &parent.redirect_default);
         take(&mut self.max_body, &parent.max_body);
         take(&mut self.add_headers, &parent.add_headers);
         take(&mut self.default_type, &parent.default_type);
+        take(&mut self.types, &parent.types);
     }
 }
 
@@ -142,11 +148,15 @@ pub struct LocConf {
     pub send_timeout: Duration,
     pub next: NextUpstream,
     pub buffering: bool,
+    /// `proxy_request_buffering`: when off, nothing is retried once the request was sent.
+    pub request_buffering: bool,
     /// `proxy_redirect default`: (prefix sent by the upstream, replacement).
     pub redirect: Option<(String, String)>,
     pub max_body: u64,
     pub add_headers: Arc<[AddHeader]>,
     pub default_type: String,
+    /// Extension → MIME type for the bodies tollgate generates (`return code text`).
+    pub types: Arc<HashMap<String, String>>,
     /// The location's rewrite-phase directives.
     pub script: Arc<[Op]>,
 }
@@ -156,7 +166,31 @@ fn header_name(name: &str) -> Result<HeaderName, String> {
         .map_err(|_| format!("invalid header name \"{name}\""))
 }
 
+/// nginx's types when no `types` block is configured (`ngx_http_core_default_types`).
+fn builtin_types() -> Arc<HashMap<String, String>> {
+    let pairs = [
+        ("html", "text/html"),
+        ("gif", "image/gif"),
+        ("jpg", "image/jpeg"),
+    ];
+    Arc::new(
+        pairs
+            .iter()
+            .map(|(e, t)| ((*e).into(), (*t).into()))
+            .collect(),
+    )
+}
+
 impl LocConf {
+    /// `ngx_http_set_content_type`: by the URI's extension (compared in lowercase), else
+    /// `default_type`.
+    pub fn content_type(&self, uri: &str) -> &str {
+        let last = uri.rsplit('/').next().unwrap_or("");
+        let ext = last.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        ext.and_then(|e| self.types.get(&e))
+            .map_or(self.default_type.as_str(), String::as_str)
+    }
+
     /// Applies nginx's defaults to merged settings.
     pub fn finish(
         s: &Settings,
@@ -223,6 +257,7 @@ impl LocConf {
                 time_limit: s.next_time.filter(|d| !d.is_zero()),
             },
             buffering: s.buffering.unwrap_or(true),
+            request_buffering: s.request_buffering.unwrap_or(true),
             redirect,
             max_body: s.max_body.unwrap_or(1024 * 1024),
             add_headers: s.add_headers.clone().unwrap_or_default().into(),
@@ -230,6 +265,7 @@ impl LocConf {
                 .default_type
                 .clone()
                 .unwrap_or_else(|| "text/plain".into()),
+            types: s.types.clone().unwrap_or_else(builtin_types),
             script: script.into(),
         })
     }

@@ -51,6 +51,7 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
         }
         "proxy_next_upstream" => s.next = Some(next_upstream(d)?),
         "proxy_buffering" => s.buffering = Some(flag(d)),
+        "proxy_request_buffering" => s.request_buffering = Some(flag(d)),
         "proxy_redirect" => match (arg(d, 0), d.args.len()) {
             ("default", 1) => s.redirect_default = Some(true),
             ("off", 1) => s.redirect_default = Some(false),
@@ -75,6 +76,15 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
             });
         }
         "default_type" => s.default_type = Some(arg(d, 0).to_owned()),
+        "types" => {
+            let mut map = std::collections::HashMap::new();
+            for entry in d.block.iter().flatten() {
+                for ext in &entry.args {
+                    map.insert(ext.text.to_ascii_lowercase(), entry.name.clone());
+                }
+            }
+            s.types = Some(std::sync::Arc::new(map));
+        }
         _ => return Ok(false),
     }
     Ok(true)

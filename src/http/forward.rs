@@ -36,11 +36,10 @@ pub fn upstream_target(
     if pp.uri.is_none() && !state.uri_rewritten {
         return req.request_uri.clone();
     }
-    let part = pp.uri.as_deref().unwrap_or("");
-    let loc_len = if pp.uri.is_some() && !state.location_invalid {
-        conf.name.len()
-    } else {
-        0
+    // After `rewrite ... break` the URI part is ignored and the changed URI sent whole.
+    let (part, loc_len) = match pp.uri.as_deref() {
+        Some(part) if !state.location_invalid => (part, conf.name.len()),
+        _ => ("", 0),
     };
     let mut out = String::with_capacity(part.len() + req.uri.len() + req.args.len() + 1);
     out.push_str(part);

@@ -13,6 +13,7 @@ pub mod forward;
 pub mod location;
 pub mod lower;
 pub mod names;
+pub mod runtime;
 pub mod script;
 pub mod site;
 pub mod upstream;
@@ -20,4 +21,5 @@ pub mod uri;
 pub mod vars;
 
 pub use lower::{lower, LowerError};
+pub use runtime::{ResolveError, Runtime};
 pub use site::{Action, Decision, Site};

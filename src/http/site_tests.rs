@@ -95,6 +95,7 @@ const PROXY_PASS: &str = r#"server {
     location ~ ^/f/(.*)$ { proxy_pass http://127.0.0.1:9/g/$1$is_args$args; }
     location = /i { proxy_pass http://127.0.0.1:9/exact; }
     location /j/ { rewrite ^/j/(.*)$ /a/$1 last; }
+    location /k/ { rewrite ^/k/(.*)$ /kk/$1 break; proxy_pass http://127.0.0.1:9/base/; }
 }"#;
 
 #[test]
@@ -113,6 +114,7 @@ fn proxy_pass_uri_table_matches_nginx() {
         ("/f/abc?k=v", "/g/abc?k=v"),
         ("/i", "/exact"),
         ("/j/z?w=1", "/x/z?w=1"),
+        ("/k/p?q=2", "/kk/p?q=2"),
     ];
     for (target, want) in table {
         let (d, req) = route(&s, target, Some("x"));
