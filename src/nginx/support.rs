@@ -25,11 +25,10 @@ pub enum Support {
     NotImplemented,
 }
 
-/// Directives accepted as no-ops. Structure-only blocks (`events`, `http`) are here too:
-/// they mean nothing by themselves, their contents are classified one by one.
+/// Directives accepted as no-ops. The structure-only `events` block is here too: it means
+/// nothing by itself, its contents are classified one by one.
 const NO_OPS: &[&str] = &[
     "events",
-    "http",
     "include",
     "worker_processes",
     "worker_connections",
