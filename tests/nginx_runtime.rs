@@ -307,6 +307,17 @@ fn upstream_balancing_backup_and_failures() {
 }
 
 #[test]
+fn least_conn_ip_hash_and_hash_pick_like_nginx() {
+    let s = setup("balancers.conf");
+    let mut reqs: Vec<Req> = (0..8).map(|i| get(&format!("/lc/{i}"))).collect();
+    reqs.extend((0..3).map(|i| get(&format!("/ih/{i}"))));
+    reqs.extend((0..12).map(|i| get(&format!("/hs/{i}"))));
+    reqs.extend((0..12).map(|i| get(&format!("/ch/x?k=key{i}"))));
+    reqs.extend((0..8).map(|i| get(&format!("/hd/{i}"))));
+    differential(&s, &reqs);
+}
+
+#[test]
 fn sse_streams_through_proxy_buffering_off() {
     let s = setup("sse.conf");
     let check = |what: &str| {

@@ -14,7 +14,7 @@ use super::directives;
 use super::names::NameIndex;
 use super::script::Op;
 use super::site::{Listen, Site};
-use super::upstream::{Group, ServerSpec};
+use super::upstream::{Group, Method, ServerSpec};
 use super::vars::{Template, UserVars};
 use crate::nginx::support::{support, Support};
 use crate::nginx::{units, Config, Directive};
@@ -169,11 +169,20 @@ impl Lower<'_> {
 
     fn upstream(&mut self, d: &Directive) -> Result<(), LowerError> {
         let mut servers = Vec::new();
+        let (mut method, mut key) = (Method::RoundRobin, None);
         for inner in d.block.iter().flatten() {
             match inner.name.as_str() {
                 "server" => servers.push(self.upstream_server(inner)?),
                 // Connection reuse only; pingora pools upstream connections itself.
                 "keepalive" | "keepalive_timeout" | "keepalive_requests" | "zone" => {}
+                "least_conn" => method = Method::LeastConn,
+                "ip_hash" => method = Method::IpHash,
+                "hash" => {
+                    let consistent = arg(inner, 1) == "consistent";
+                    method = Method::Hash { consistent };
+                    let t = Template::parse(arg(inner, 0), &self.users);
+                    key = Some(t.map_err(|m| self.err(inner, m))?);
+                }
                 _ => match support(inner) {
                     Support::NoOp => {}
                     _ => return Err(self.not_implemented(inner)),
@@ -185,6 +194,8 @@ impl Lower<'_> {
         self.upstreams.push(Group {
             name,
             servers,
+            method,
+            key,
             file: self.err(d, String::new()).file,
             line: d.line,
         });
@@ -239,6 +250,8 @@ impl Lower<'_> {
         self.upstreams.push(Group {
             name: key,
             servers: vec![ServerSpec::new(host, port)],
+            method: Method::RoundRobin,
+            key: None,
             file: self.err(d, String::new()).file,
             line: d.line,
         });

@@ -45,7 +45,7 @@ impl Runtime {
                     })?;
                 servers.push((s.clone(), addrs));
             }
-            balancers.push(Balancer::new(&servers));
+            balancers.push(Balancer::new(&servers, g.method));
         }
         Ok(Runtime { site, balancers })
     }

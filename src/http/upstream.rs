@@ -2,7 +2,9 @@
 //! smooth weighted round robin over the live primaries, passive health (`max_fails` within
 //! `fail_timeout`, `effective_weight` backing off and recovering), `down`, and backup
 //! servers used only when no primary can be tried. A single-server group is never marked
-//! down.
+//! down. `least_conn`, `ip_hash` and `hash KEY [consistent]` choose among the same peers
+//! (`ngx_http_upstream_least_conn_module.c`, `_ip_hash_`, `_hash_`), falling back to round
+//! robin after 20 unusable picks like nginx.
 //!
 //! Owns: the group model and the per-group selection state. Time is passed in; it must not
 //! do I/O (host names are resolved by the caller before [`Balancer::new`]).
@@ -37,11 +39,27 @@ impl ServerSpec {
     }
 }
 
+/// A group's balancing method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    RoundRobin,
+    LeastConn,
+    IpHash,
+    /// `hash KEY [consistent]` (the key is [`Group::key`]).
+    Hash {
+        consistent: bool,
+    },
+}
+
 /// An upstream group.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub name: String,
     pub servers: Vec<ServerSpec>,
+    pub method: Method,
+    /// The `hash` key.
+    pub key: Option<super::vars::Template>,
     /// Where it was defined (for "host not found" messages).
     pub file: String,
     pub line: usize,
@@ -51,6 +69,8 @@ pub struct Group {
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
+    /// Index of its `server` line (peers of one host name share it).
+    server: usize,
     weight: i64,
     max_fails: u32,
     fail_timeout: Duration,
@@ -64,6 +84,7 @@ struct PeerState {
     fails: u32,
     checked: Option<Instant>,
     accessed: Option<Instant>,
+    conns: u32,
 }
 
 #[derive(Debug)]
@@ -79,11 +100,16 @@ pub struct Pick {
     pub index: usize,
 }
 
-/// The peers a request has tried (nginx's `rrp->tried`).
+/// The peers a request has tried (nginx's `rrp->tried`) and its hash state.
 #[derive(Debug, Clone, Default)]
 pub struct Tried {
     primary: Vec<bool>,
     backup: Vec<bool>,
+    /// `ip_hash`: the address bytes hashed; `hash`: the key.
+    key: Vec<u8>,
+    hash: u64,
+    rehash: u32,
+    tries: u32,
 }
 
 /// The selection state of one group.
@@ -91,6 +117,9 @@ pub struct Tried {
 pub struct Balancer {
     primary: Tier,
     backup: Tier,
+    method: Method,
+    /// `hash ... consistent`: (point, server index), sorted, deduplicated.
+    points: Vec<(u32, usize)>,
 }
 
 impl Tier {
@@ -103,6 +132,7 @@ impl Tier {
                 fails: 0,
                 checked: None,
                 accessed: None,
+                conns: 0,
             })
             .collect();
         Tier {
@@ -115,18 +145,42 @@ impl Tier {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `ngx_http_upstream_get_peer`.
-    fn get(&self, tried: &mut [bool], now: Instant) -> Option<usize> {
+    /// Neither tried, `down`, nor failed `max_fails` times within `fail_timeout`.
+    fn usable(&self, st: &[PeerState], tried: &[bool], i: usize, now: Instant) -> bool {
+        let (p, s) = (&self.peers[i], &st[i]);
+        let failed = p.max_fails > 0
+            && s.fails >= p.max_fails
+            && s.checked
+                .is_some_and(|c| now.duration_since(c) <= p.fail_timeout);
+        !(tried[i] || p.down || failed)
+    }
+
+    /// Marks `b` chosen (nginx's bookkeeping after any method's pick).
+    fn chosen(&self, st: &mut [PeerState], tried: &mut [bool], b: usize, now: Instant) -> usize {
+        tried[b] = true;
+        st[b].conns += 1;
+        let p = &self.peers[b];
+        if st[b]
+            .checked
+            .is_none_or(|c| now.duration_since(c) > p.fail_timeout)
+        {
+            st[b].checked = Some(now);
+        }
+        b
+    }
+
+    /// `ngx_http_upstream_get_peer`, over the peers `among` allows.
+    fn get(
+        &self,
+        tried: &mut [bool],
+        now: Instant,
+        among: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let mut st = self.lock();
         let mut best: Option<(usize, i64)> = None;
         let mut total = 0;
         for (i, p) in self.peers.iter().enumerate() {
-            let s = &st[i];
-            let failed = p.max_fails > 0
-                && s.fails >= p.max_fails
-                && s.checked
-                    .is_some_and(|c| now.duration_since(c) <= p.fail_timeout);
-            if tried[i] || p.down || failed {
+            if !self.usable(&st, tried, i, now) || !among(i) {
                 continue;
             }
             let s = &mut st[i];
@@ -140,29 +194,46 @@ impl Tier {
             }
         }
         let (b, _) = best?;
-        tried[b] = true;
         st[b].current -= total;
-        let p = &self.peers[b];
-        if st[b]
-            .checked
-            .is_none_or(|c| now.duration_since(c) > p.fail_timeout)
-        {
-            st[b].checked = Some(now);
+        Some(self.chosen(&mut st, tried, b, now))
+    }
+
+    /// `ngx_http_upstream_get_least_conn_peer`: fewest connections per weight, ties broken
+    /// by smooth weighted round robin among the tied peers.
+    fn least_conn(&self, tried: &mut [bool], now: Instant) -> Option<usize> {
+        let st = self.lock();
+        let ratio = |i: usize, j: usize| {
+            // conns_i / weight_i compared with conns_j / weight_j, without division.
+            (i64::from(st[i].conns) * self.peers[j].weight)
+                .cmp(&(i64::from(st[j].conns) * self.peers[i].weight))
+        };
+        let mut best: Option<usize> = None;
+        for i in 0..self.peers.len() {
+            if self.usable(&st, tried, i, now) && best.is_none_or(|b| ratio(i, b).is_lt()) {
+                best = Some(i);
+            }
         }
-        Some(b)
+        let b = best?;
+        let tied: Vec<bool> = (0..self.peers.len())
+            .map(|i| i >= b && ratio(i, b).is_eq())
+            .collect();
+        drop(st);
+        self.get(tried, now, |i| tied[i])
     }
 }
 
 impl Balancer {
     /// `servers` pairs each spec with its resolved addresses (one peer per address).
-    pub fn new(servers: &[(ServerSpec, Vec<SocketAddr>)]) -> Balancer {
+    pub fn new(servers: &[(ServerSpec, Vec<SocketAddr>)], method: Method) -> Balancer {
         let peers = |backup: bool| -> Vec<Peer> {
             servers
                 .iter()
                 .filter(|(s, _)| s.backup == backup)
-                .flat_map(|(s, addrs)| {
-                    addrs.iter().map(|a| Peer {
+                .enumerate()
+                .flat_map(|(server, (s, addrs))| {
+                    addrs.iter().map(move |a| Peer {
                         addr: *a,
+                        server,
                         weight: i64::from(s.weight),
                         max_fails: s.max_fails,
                         fail_timeout: s.fail_timeout,
@@ -171,18 +242,43 @@ impl Balancer {
                 })
                 .collect()
         };
+        let points = match method {
+            Method::Hash { consistent: true } => hash::points(servers),
+            _ => Vec::new(),
+        };
         Balancer {
             primary: Tier::new(peers(false)),
             backup: Tier::new(peers(true)),
+            method,
+            points,
         }
     }
 
-    /// A fresh per-request tried set.
-    pub fn tried(&self) -> Tried {
-        Tried {
+    /// A fresh per-request state; `client` feeds `ip_hash`, `key` the `hash` key.
+    pub fn tried(&self, client: Option<std::net::IpAddr>, key: &str) -> Tried {
+        let mut t = Tried {
             primary: vec![false; self.primary.peers.len()],
             backup: vec![false; self.backup.peers.len()],
+            ..Tried::default()
+        };
+        match self.method {
+            Method::IpHash => {
+                t.hash = 89;
+                t.key = match client {
+                    Some(std::net::IpAddr::V4(a)) => a.octets()[..3].to_vec(),
+                    Some(std::net::IpAddr::V6(a)) => a.octets().to_vec(),
+                    None => Vec::new(),
+                };
+            }
+            Method::Hash { consistent } => {
+                t.key = key.as_bytes().to_vec();
+                if consistent {
+                    t.hash = hash::find_point(&self.points, hash::crc32(&t.key));
+                }
+            }
+            _ => {}
         }
+        t
     }
 
     /// How many attempts nginx allows (`ngx_http_upstream_tries`): every server, backups too.
@@ -205,13 +301,23 @@ impl Balancer {
                 index: 0,
             });
         }
-        if let Some(index) = self.primary.get(&mut tried.primary, now) {
+        let picked = match self.method {
+            Method::RoundRobin => self.primary.get(&mut tried.primary, now, |_| true),
+            Method::LeastConn => self.primary.least_conn(&mut tried.primary, now),
+            Method::IpHash | Method::Hash { consistent: false } => self.hashed(tried, now),
+            Method::Hash { consistent: true } => self.chash(tried, now),
+        };
+        if let Some(index) = picked {
             return Some(Pick {
                 backup: false,
                 index,
             });
         }
-        self.backup.get(&mut tried.backup, now).map(|index| Pick {
+        let backup = match self.method {
+            Method::LeastConn => self.backup.least_conn(&mut tried.backup, now),
+            _ => self.backup.get(&mut tried.backup, now, |_| true),
+        };
+        backup.map(|index| Pick {
             backup: true,
             index,
         })
@@ -226,11 +332,9 @@ impl Balancer {
         &tier.peers[pick.index]
     }
 
-    /// `ngx_http_upstream_free_round_robin_peer`: `failed` counts against `max_fails`.
+    /// `ngx_http_upstream_free_round_robin_peer`, when the request is done with the peer:
+    /// `failed` counts against `max_fails`.
     pub fn free(&self, pick: Pick, failed: bool, now: Instant) {
-        if self.single() {
-            return;
-        }
         let tier = if pick.backup {
             &self.backup
         } else {
@@ -239,6 +343,10 @@ impl Balancer {
         let p = &tier.peers[pick.index];
         let mut st = tier.lock();
         let s = &mut st[pick.index];
+        s.conns = s.conns.saturating_sub(1);
+        if self.single() {
+            return;
+        }
         if failed {
             s.fails += 1;
             s.accessed = Some(now);
@@ -252,6 +360,9 @@ impl Balancer {
         }
     }
 }
+
+#[path = "upstream_hash.rs"]
+mod hash;
 
 #[cfg(test)]
 #[path = "upstream_tests.rs"]

@@ -86,9 +86,20 @@ pub async fn request_filter(
     req.proxy_host.clone_from(&pp.proxy_host);
     req.proxy_port = pp.proxy_port;
     let upstream = pp.upstream;
+    let key = rt.site.upstreams[upstream]
+        .key
+        .as_ref()
+        .map(|t| {
+            t.eval(&Vars {
+                req: &req,
+                headers: &session.req_header().headers,
+            })
+        })
+        .unwrap_or_default();
+    let tried = rt.balancers[upstream].tried(req.remote.map(|a| a.ip()), &key);
     session.as_mut().enable_retry_buffering();
     *ctx = Some(Box::new(GenericCtx {
-        tried: rt.balancers[upstream].tried(),
+        tried,
         req,
         conf: decision.conf,
         state,
@@ -221,9 +232,13 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
     Ok(())
 }
 
-/// `upstream_response_filter`: the peer answered; it is alive.
-pub fn upstream_response(rt: &Runtime, c: &mut GenericCtx) {
+/// `upstream_response_filter`: the peer answered, nothing is retried from here on.
+pub fn upstream_response(c: &mut GenericCtx) {
     c.header_received = true;
+}
+
+/// `logging`: the request is done with its peer (alive: it was not freed as failed).
+pub fn done(rt: &Runtime, c: &mut GenericCtx) {
     if let Some(pick) = c.pick.take() {
         rt.balancers[c.upstream].free(pick, false, Instant::now());
     }

@@ -156,10 +156,16 @@ impl ProxyHttp for Tollgate {
         _upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let Some((rt, c)) = self.generic(ctx) {
-            generic::upstream_response(rt, c);
+        if let Some((_, c)) = self.generic(ctx) {
+            generic::upstream_response(c);
         }
         Ok(())
+    }
+
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+        if let Some((rt, c)) = self.generic(ctx) {
+            generic::done(rt, c);
+        }
     }
 
     async fn response_filter(
