@@ -122,8 +122,9 @@ fn observe(r: &Resp) -> Observed {
     }
 }
 
-/// Runs `reqs` against nginx, then tollgate, and asserts every observation is equal.
-fn differential(s: &Setup, reqs: &[Req]) {
+/// Runs `reqs` against nginx, then tollgate, asserts every observation is equal, and
+/// returns nginx's responses.
+fn differential(s: &Setup, reqs: &[Req]) -> Vec<Resp> {
     let nginx: Vec<Resp> = {
         let p = Proc::nginx(s.dir.path(), &s.conf, s.port);
         let r = reqs.iter().map(|q| send(s.port, q)).collect();
@@ -151,6 +152,7 @@ fn differential(s: &Setup, reqs: &[Req]) {
         failures.join("\n"),
         p.stderr_text()
     );
+    nginx
 }
 
 fn wait_port_free(port: u16) {
@@ -315,6 +317,33 @@ fn least_conn_ip_hash_and_hash_pick_like_nginx() {
     reqs.extend((0..12).map(|i| get(&format!("/ch/x?k=key{i}"))));
     reqs.extend((0..8).map(|i| get(&format!("/hd/{i}"))));
     differential(&s, &reqs);
+}
+
+#[test]
+fn timeouts_and_closed_connections_follow_proxy_next_upstream() {
+    let s = setup("failures.conf");
+    let reqs = vec![
+        get("/slow/a").header("X-Echo-Delay", "u1=1500"),
+        get("/single/a").header("X-Echo-Delay", "u1=1500"),
+        get("/cg/a").header("X-Echo-Close", "u1"),
+        Req::get("/cp/a").post("body").header("X-Echo-Close", "u1"),
+        Req::get("/cpn/a").post("body").header("X-Echo-Close", "u1"),
+    ];
+    let nginx = differential(&s, &reqs);
+    let seen: Vec<(u16, bool)> = nginx
+        .iter()
+        .map(|r| (r.status, r.body.contains("\"u2\"")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (200, true),
+            (504, false),
+            (200, true),
+            (502, false),
+            (200, true)
+        ]
+    );
 }
 
 #[test]

@@ -70,9 +70,9 @@ pub async fn request_filter(
         write_reply(session, &conf, &Request::default(), &reply(400)).await?;
         return Ok(true);
     };
-    let headers = session.req_header().headers.clone();
+    let headers = &session.req_header().headers;
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let decision = rt.site.route(&mut req, &headers, host);
+    let decision = rt.site.route(&mut req, headers, host);
     let state = match decision.action {
         Action::Reply(r) => {
             write_reply(session, &decision.conf, &req, &r).await?;
@@ -321,7 +321,7 @@ pub async fn write_reply(
     if let Some(l) = &r.location {
         resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
     }
-    add_headers(&mut resp, conf, req, &session.req_header().headers.clone())?;
+    add_headers(&mut resp, conf, req, &session.req_header().headers)?;
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(resp), head_only || body.is_empty())

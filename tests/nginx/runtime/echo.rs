@@ -3,8 +3,10 @@
 //! method, target, version, headers in order, body), then closes the connection.
 //!
 //! Request headers steer the answer, so one server covers every test: `X-Echo-Status: N`
-//! sets the status, `X-Echo-Header: Name: value` adds a response header, and a target
-//! containing `/sse` streams three events 300 ms apart with `text/event-stream`.
+//! sets the status, `X-Echo-Header: Name: value` adds a response header, a target
+//! containing `/sse` streams three events 300 ms apart with `text/event-stream`, and
+//! `X-Echo-Delay: NAME=MS` / `X-Echo-Close: NAME` make only the server called NAME wait
+//! before answering / close the connection without answering.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -105,6 +107,17 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
         }
     }
     let mut out = stream;
+    if get("x-echo-close").iter().any(|v| v == name) {
+        return Ok(());
+    }
+    for v in get("x-echo-delay") {
+        if let Some(ms) = v
+            .strip_prefix(&format!("{name}="))
+            .and_then(|m| m.parse().ok())
+        {
+            thread::sleep(Duration::from_millis(ms));
+        }
+    }
     if target.contains("/sse") {
         out.write_all(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
