@@ -64,6 +64,7 @@ fn setup(name: &str) -> Setup {
 /// What is compared for one response.
 #[derive(Debug, PartialEq)]
 struct Observed {
+    version: String,
     status: u16,
     location: Option<String>,
     content_type: Option<String>,
@@ -109,6 +110,7 @@ fn observe(r: &Resp) -> Observed {
         .header("content-type")
         .is_some_and(|c| c.starts_with("text/plain"));
     Observed {
+        version: r.version.clone(),
         status: r.status,
         location: r.header("location").map(str::to_owned),
         content_type: r.header("content-type").map(str::to_owned),

@@ -246,6 +246,9 @@ pub fn done(rt: &Runtime, c: &mut GenericCtx) {
 
 /// `response_filter`: hidden headers, `proxy_redirect default`, `add_header`.
 pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) -> Result<()> {
+    // nginx answers in its own HTTP version, whatever the upstream spoke (pingora would
+    // relay an HTTP/1.0 upstream's status line as is).
+    resp.set_version(http::Version::HTTP_11);
     for h in c.conf.hide.iter() {
         resp.remove_header(h);
     }

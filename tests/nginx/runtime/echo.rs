@@ -2,7 +2,8 @@
 //! loopback that answers every request with a JSON record of what it received (server name,
 //! method, target, version, headers in order, body), then closes the connection.
 //!
-//! Request headers steer the answer, so one server covers every test: `X-Echo-Status: N`
+//! It answers in the request's HTTP version (as many backends do), so a proxy relaying an
+//! upstream's HTTP/1.0 status line shows. Request headers steer the answer, so one server covers every test: `X-Echo-Status: N`
 //! sets the status, `X-Echo-Header: Name: value` adds a response header, a target
 //! containing `/sse` streams three events 300 ms apart with `text/event-stream`, and
 //! `X-Echo-Delay: NAME=MS` / `X-Echo-Close: NAME` make only the server called NAME wait
@@ -147,7 +148,7 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
         json_str(&String::from_utf8_lossy(&body)),
     );
     let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nServer: echo\r\nX-Pad: pad\r\n",
+        "{version} {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nServer: echo\r\nX-Pad: pad\r\n",
         record.len()
     );
     for extra in get("x-echo-header") {

@@ -150,6 +150,8 @@ impl Req {
 /// A response as read from the wire.
 #[derive(Debug, Clone)]
 pub struct Resp {
+    /// The status line's protocol version.
+    pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -197,8 +199,9 @@ pub fn send(port: u16, req: &Req) -> Resp {
         });
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
+    let status_line = lines.next().unwrap_or("");
+    let version = status_line.split(' ').next().unwrap_or("").to_owned();
+    let status = Some(status_line)
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
@@ -214,6 +217,7 @@ pub fn send(port: u16, req: &Req) -> Resp {
         body = dechunk(&body);
     }
     Resp {
+        version,
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
