@@ -188,8 +188,21 @@ fn server_name_selection() {
         "unknown.test",
         "dflt.test",
     ];
-    let reqs: Vec<Req> = hosts.iter().map(|h| get("/").host(Some(h))).collect();
+    let mut reqs: Vec<Req> = hosts.iter().map(|h| get("/").host(Some(h))).collect();
+    reqs.push(get("/").host(None));
+    reqs.push(get("/").host(Some("a..b")));
     differential(&s, &reqs);
+}
+
+#[test]
+fn address_specific_listen_wins_over_wildcard() {
+    let s = setup("listen.conf");
+    let reqs: Vec<Req> = ["a.test", "b.test", "other.test"]
+        .iter()
+        .map(|h| get("/").host(Some(h)))
+        .collect();
+    let nginx = differential(&s, &reqs);
+    assert!(nginx.iter().all(|r| r.body.starts_with("a ")), "{nginx:?}");
 }
 
 #[test]

@@ -130,8 +130,14 @@ impl Req {
         self
     }
 
+    /// Without a Host header the request is HTTP/1.0 (HTTP/1.1 requires one).
     fn wire(&self) -> String {
-        let mut s = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
+        let version = if self.host.is_some() {
+            "HTTP/1.1"
+        } else {
+            "HTTP/1.0"
+        };
+        let mut s = format!("{} {} {version}\r\n", self.method, self.target);
         if let Some(h) = &self.host {
             s.push_str(&format!("Host: {h}\r\n"));
         }
