@@ -362,6 +362,21 @@ fn timeouts_and_closed_connections_follow_proxy_next_upstream() {
 }
 
 #[test]
+fn map_blocks_evaluate_like_nginx() {
+    let s = setup("map.conf");
+    let mut reqs = vec![
+        get("/a"),
+        // The harness always sends `Connection: close`; the Upgrade header drives the map.
+        get("/a").header("Upgrade", "websocket"),
+    ];
+    for tier in ["gold", "GOLD", "silver", "bRx", "sx", "none", ""] {
+        reqs.push(get(&format!("/b?tier={tier}")));
+        reqs.push(get(&format!("/ret?tier={tier}")));
+    }
+    differential(&s, &reqs);
+}
+
+#[test]
 fn sse_streams_through_proxy_buffering_off() {
     let s = setup("sse.conf");
     let check = |what: &str| {

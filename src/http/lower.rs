@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::conf::{ProxyPass, Settings};
 use super::directives;
+use super::map::Map;
 use super::names::NameIndex;
 use super::script::Op;
 use super::site::{Listen, Site};
@@ -39,6 +40,14 @@ struct Lower<'a> {
 pub fn lower(config: &Config) -> Result<Site, LowerError> {
     let mut users = UserVars::default();
     declare_sets(&config.root, &mut users);
+    let http_body = config
+        .root
+        .iter()
+        .find(|d| d.name == "http")
+        .and_then(|d| d.block.as_deref());
+    for d in http_body.unwrap_or(&[]).iter().filter(|d| d.name == "map") {
+        users.declare_map(arg(d, 1).trim_start_matches('$'));
+    }
     let mut l = Lower {
         config,
         users,
@@ -59,10 +68,14 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     for d in body.iter().filter(|d| d.name == "upstream") {
         l.upstream(d)?;
     }
+    let mut maps = Vec::new();
+    for d in body.iter().filter(|d| d.name == "map") {
+        maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
+    }
     let mut settings = Settings::default();
     for d in body {
         match d.name.as_str() {
-            "upstream" | "server" => {}
+            "upstream" | "server" | "map" => {}
             _ => l.plain(d, &mut settings, None)?,
         }
     }
@@ -104,6 +117,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         servers,
         upstreams: l.upstreams,
         user_vars: l.users.len(),
+        maps: maps.into(),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod directives;
 pub mod forward;
 pub mod location;
 pub mod lower;
+pub mod map;
 pub mod names;
 pub mod runtime;
 pub mod script;

@@ -45,6 +45,8 @@ pub struct Site {
     pub upstreams: Vec<Group>,
     /// How many `set` variables a request carries.
     pub user_vars: usize,
+    /// The `map` blocks.
+    pub maps: Arc<[super::map::Map]>,
 }
 
 /// What to do with a request.
@@ -112,6 +114,7 @@ impl Site {
         host_header: Option<&str>,
     ) -> Decision {
         req.user = vec![None; self.user_vars];
+        req.maps = Some(Arc::clone(&self.maps));
         let Some(listen) = self.listen_for(req.local) else {
             let conf = Arc::clone(&self.servers[0].conf);
             return Decision {

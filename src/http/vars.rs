@@ -34,6 +34,8 @@ pub enum Var {
     Capture(usize),
     /// A variable declared by `set` (index into [`Request::user`]).
     User(usize),
+    /// A variable defined by `map` (index into [`Request::maps`]).
+    Map(usize),
 }
 
 /// One piece of a template.
@@ -53,6 +55,7 @@ pub struct Template {
 #[derive(Debug, Clone, Default)]
 pub struct UserVars {
     names: Vec<String>,
+    maps: Vec<String>,
 }
 
 impl UserVars {
@@ -65,6 +68,12 @@ impl UserVars {
                 self.names.len() - 1
             }
         }
+    }
+
+    /// Declares a `map` target variable; its index follows `map` blocks in order.
+    pub fn declare_map(&mut self, name: &str) -> usize {
+        self.maps.push(name.to_owned());
+        self.maps.len() - 1
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
@@ -84,6 +93,9 @@ impl UserVars {
 pub fn lookup(name: &str, users: &UserVars) -> Result<Var, String> {
     if let Some(i) = users.find(name) {
         return Ok(Var::User(i));
+    }
+    if let Some(i) = users.maps.iter().position(|m| m == name) {
+        return Ok(Var::Map(i));
     }
     if name.len() == 1 && name.as_bytes()[0].is_ascii_digit() {
         return Ok(Var::Capture(usize::from(name.as_bytes()[0] - b'0')));
@@ -171,6 +183,13 @@ impl Template {
         Template { parts }
     }
 
+    /// Whether `$0`..`$9` appear.
+    pub fn has_captures(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(Var::Capture(_))))
+    }
+
     pub fn has_vars(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Var(_)))
     }
@@ -224,6 +243,8 @@ pub struct Request {
     pub user: Vec<Option<String>>,
     pub proxy_host: String,
     pub proxy_port: u16,
+    /// The configuration's `map` blocks, indexed like [`Var::Map`].
+    pub maps: Option<std::sync::Arc<[super::map::Map]>>,
 }
 
 /// `$0`..`$9` of the last regex match.
@@ -330,6 +351,11 @@ impl Vars<'_> {
             Var::User(i) => {
                 if let Some(Some(v)) = r.user.get(*i) {
                     out.push_str(v);
+                }
+            }
+            Var::Map(i) => {
+                if let Some(m) = r.maps.as_deref().and_then(|m| m.get(*i)) {
+                    m.eval_into(self, out);
                 }
             }
         }

@@ -129,6 +129,7 @@ const IMPLEMENTED: &[&str] = &[
     "return",
     "rewrite",
     "set",
+    "map",
     "if",
     "break",
 ];
@@ -150,6 +151,10 @@ pub fn first_not_implemented(directives: &[Directive]) -> Option<&Directive> {
     for d in directives {
         if support(d) == Support::NotImplemented {
             return Some(d);
+        }
+        // The bodies of `map` and `types` are data (keys and values), not directives.
+        if matches!(d.name.as_str(), "map" | "types") {
+            continue;
         }
         if let Some(found) = d.block.as_deref().and_then(first_not_implemented) {
             return Some(found);
