@@ -304,6 +304,7 @@ fn return_rewrite_set_if() {
         get("/if?x=ab"),
         Req::get("/if").post("x"),
         Req::get("/big/").post("0123456789abcdef"),
+        Req::get("/big/").post_chunked("0123456789abcdef"),
         Req::get("/big/").post("small"),
     ];
     differential(&s, &reqs);

@@ -40,6 +40,10 @@ pub struct GenericCtx {
     /// The last failure was a timeout (504 rather than 502).
     timed_out: bool,
     header_received: bool,
+    /// Request body bytes seen (for `client_max_body_size` without Content-Length).
+    body_bytes: u64,
+    /// The body went over `client_max_body_size`: a client error, not an upstream failure.
+    too_large: bool,
 }
 
 fn request_from(session: &Session) -> std::result::Result<Request, ()> {
@@ -109,6 +113,8 @@ pub async fn request_filter(
         started: Instant::now(),
         timed_out: false,
         header_received: false,
+        body_bytes: 0,
+        too_large: false,
     }));
     Ok(false)
 }
@@ -163,6 +169,10 @@ fn is_timeout(e: &Error) -> bool {
 
 /// Marks the current peer failed and says whether `proxy_next_upstream` allows another try.
 fn failed(rt: &Runtime, c: &mut GenericCtx, e: &Error) -> bool {
+    if c.too_large {
+        // The client's fault: the peer is fine and the request is over.
+        return false;
+    }
     if let Some(pick) = c.pick.take() {
         rt.balancers[c.upstream].free(pick, true, Instant::now());
     }
@@ -201,6 +211,20 @@ pub fn error_while_proxy(
     let retry = failed(rt, c, &e) && replayable && (idempotent || c.conf.next.non_idempotent);
     e.set_retry(retry);
     e
+}
+
+/// `request_body_filter`: `client_max_body_size` for bodies without Content-Length (413).
+/// nginx reads the body before connecting; here the upstream request is abandoned.
+pub fn request_body(c: &mut GenericCtx, chunk: Option<&Bytes>) -> Result<()> {
+    c.body_bytes += chunk.map_or(0, |b| b.len() as u64);
+    if c.conf.max_body > 0 && c.body_bytes > c.conf.max_body {
+        c.too_large = true;
+        return Err(Error::explain(
+            ErrorType::HTTPStatus(413),
+            "client intended to send too large body",
+        ));
+    }
+    Ok(())
 }
 
 /// `upstream_request_filter`: the request line and headers nginx would send.
@@ -343,6 +367,7 @@ pub async fn fail_to_proxy(session: &mut Session, c: Option<&GenericCtx>, e: &Er
         return 0;
     }
     let status = match e.etype() {
+        _ if c.is_some_and(|c| c.too_large) => 413,
         ErrorType::HTTPStatus(code) => *code,
         _ if c.is_some_and(|c| c.timed_out) || is_timeout(e) => 504,
         _ if matches!(e.esource(), pingora::ErrorSource::Downstream) => return 0,

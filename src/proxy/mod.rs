@@ -140,6 +140,19 @@ impl ProxyHttp for Tollgate {
         }
     }
 
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        match self.generic(ctx) {
+            Some((_, c)) => generic::request_body(c, body.as_ref()),
+            None => Ok(()),
+        }
+    }
+
     async fn upstream_request_filter(
         &self,
         session: &mut Session,

@@ -101,6 +101,8 @@ pub struct Req {
     pub host: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Send the body with `Transfer-Encoding: chunked` instead of Content-Length.
+    pub chunked: bool,
 }
 
 impl Req {
@@ -111,7 +113,13 @@ impl Req {
             host: Some("localhost".into()),
             headers: Vec::new(),
             body: String::new(),
+            chunked: false,
         }
+    }
+
+    pub fn post_chunked(mut self, body: &str) -> Req {
+        self.chunked = true;
+        self.post(body)
     }
 
     pub fn host(mut self, host: Option<&str>) -> Req {
@@ -143,6 +151,15 @@ impl Req {
         }
         for (k, v) in &self.headers {
             s.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if self.chunked {
+            s.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+            s.push_str(&format!(
+                "{:x}\r\n{}\r\n0\r\n\r\n",
+                self.body.len(),
+                self.body
+            ));
+            return s;
         }
         if self.method == "POST" {
             s.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
