@@ -173,3 +173,43 @@ fn rewrite_flags_and_loops() {
     assert_eq!(answer(&s, "/q?a=1"), "200 got-1");
     assert_eq!(answer(&s, "/t?b=2"), "200 got-new");
 }
+
+fn lower_error(http: &str) -> String {
+    let mut fs = MemFs::new();
+    fs.add(
+        "/t/nginx.conf",
+        format!("events {{}}\nhttp {{\n{http}\n}}\n"),
+    );
+    let opts = Options::new("/t/nginx.conf", "/", None);
+    let config = crate::nginx::parse(&fs, &opts).unwrap();
+    crate::http::lower(&config).unwrap_err().to_string()
+}
+
+#[test]
+fn lowering_refusals_name_file_and_line() {
+    let table = [
+        (
+            "server {\n listen 8080;\n location / { proxy_pass https://127.0.0.1:9; }\n}",
+            "\"proxy_pass https://127.0.0.1:9\" is not implemented yet (only http:// URLs) in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n location / {\n if (-f $uri) { return 200; }\n }\n}",
+            "\"if\" condition \"-f $uri\" is not implemented yet (file tests -f/-d/-e/-x) in /t/nginx.conf:6",
+        ),
+        (
+            "server {\n listen 8080;\n location / { proxy_redirect http://a/ /b/; proxy_pass http://127.0.0.1:9; }\n}",
+            "\"proxy_redirect\" with explicit replacements is not implemented yet in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n return 200 $request_id;\n}",
+            "variable \"$request_id\" is not implemented yet in /t/nginx.conf:5",
+        ),
+        (
+            "upstream u { server 127.0.0.1:9 max_conns=3; }\nserver { listen 8080; }",
+            "upstream server parameter \"max_conns=3\" is not implemented yet in /t/nginx.conf:3",
+        ),
+    ];
+    for (conf, want) in table {
+        assert_eq!(lower_error(conf), want);
+    }
+}

@@ -94,8 +94,9 @@ fn least_conn_prefers_idle_peers_and_breaks_ties_by_weight() {
         "{other:?}"
     );
     b.free(busy, false, now);
-    // Idle group: plain smooth weighted round robin.
-    assert_eq!(picks(&b, 4, "", "").len(), 4);
+    // Idle group: every peer ties, so smooth weighted round robin decides.
+    let idle = Balancer::new(&[spec(1, 2), spec(2, 1)], Method::LeastConn);
+    assert_eq!(picks(&idle, 6, "", ""), [1, 2, 1, 1, 2, 1]);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! method, target, version, headers in order, body), then closes the connection.
 //!
 //! It answers in the request's HTTP version (as many backends do), so a proxy relaying an
-//! upstream's HTTP/1.0 status line shows. Request headers steer the answer, so one server covers every test: `X-Echo-Status: N`
-//! sets the status, `X-Echo-Header: Name: value` adds a response header, a target
+//! upstream's HTTP/1.0 status line shows. Request headers steer the answer, so one server
+//! covers every test: `X-Echo-Status: N` sets the status, `X-Echo-Header: Name: value` adds a response header, a target
 //! containing `/sse` streams three events 300 ms apart with `text/event-stream`, and
 //! `X-Echo-Delay: NAME=MS` / `X-Echo-Close: NAME` make only the server called NAME wait
 //! before answering / close the connection without answering.
