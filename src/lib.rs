@@ -4,7 +4,8 @@
 //! Crate map (who owns what):
 //! - [`config`]: YAML → validated runtime model, env interpolation, located errors.
 //! - [`server`]: pingora server assembly, listeners, threads, signals, graceful shutdown.
-//! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`].
+//! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`] or,
+//!   for nginx configs, to [`http`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
 //!   model group, the attempt loop with retries and fallback, relay, translated relay for
 //!   Anthropic targets), the Anthropic Messages front door on top of it (`front_anthropic`),
@@ -15,7 +16,9 @@
 //!   mock).
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
-//!   diagnostics); serving nginx configs is not built yet.
+//!   diagnostics, which directives are served).
+//! - [`http`]: the generic path's pure model: an nginx config lowered into servers,
+//!   locations, scripts and upstream balancers, with nginx 1.22's request-time rules.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
 //! - [`usage`]: token counting (tiktoken), provider usage extraction, include_usage injection.
 //! - [`quota`]: limits, windows, estimate → reserve → settle against a `QuotaStore`.
@@ -34,6 +37,7 @@ pub mod balance;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod http;
 pub mod llm;
 pub mod nginx;
 pub mod observe;

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         eprintln!("tollgate version: tollgate/{VERSION}");
         if cli.build_info {
             eprintln!("built with pingora 0.9.1 (features: proxy, lb, rustls)");
-            eprintln!("config formats: yaml, nginx (test and dump only: -t, -T)");
+            eprintln!("config formats: yaml, nginx (-t, -T, and serving: see README for the directives served)");
             eprintln!("providers: openai (and OpenAI-compatible servers), mock (built in)");
         }
         return ExitCode::SUCCESS;

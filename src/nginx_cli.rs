@@ -2,13 +2,15 @@
 //!
 //! Owns: turning the nginx front end's result into what nginx prints (on stderr, prefixed
 //! `tollgate:` where nginx says `nginx:`), the `-T` dump on stdout, and the exit status.
-//! Serving nginx configurations is not built yet: without `-t`/`-T` it refuses with an
-//! `[emerg]` naming the first directive it cannot serve. It must not parse anything itself.
+//! Without `-t`/`-T` it serves the configuration (lowered by `tollgate::http`), or refuses
+//! with an `[emerg]` naming the first directive it cannot serve and its file:line. It must
+//! not parse anything itself.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use tollgate::nginx::{self, support, Diag, Options, RealFs};
+use tollgate::{http, server};
 
 /// What the CLI asked for.
 pub struct Request<'a> {
@@ -53,32 +55,39 @@ pub fn run(req: &Request<'_>) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    refuse_to_serve(&config);
-    ExitCode::FAILURE
+    match serve(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            emerg(&message);
+            ExitCode::FAILURE
+        }
+    }
 }
 
-/// Running an nginx config must never silently do nothing: name what is missing.
-fn refuse_to_serve(config: &nginx::Config) {
-    const WHY: &str = "tollgate can test nginx configurations (-t, -T) but cannot serve them yet";
-    match support::first_not_implemented(&config.root) {
-        Some(d) => {
-            let path = config.files.get(d.file).map_or("", |f| f.path.as_str());
-            let diag = Diag {
-                location: nginx::Location::File {
-                    path: path.to_owned(),
-                    line: d.line,
-                },
-                ..Diag::nowhere(format!(
-                    "\"{}\" directive is not implemented yet ({WHY})",
-                    d.name
-                ))
-            };
-            emerg(&diag.to_string());
-        }
-        None => emerg(&format!(
-            "serving nginx configurations is not implemented yet ({WHY})"
-        )),
+/// Serves `config`; running an nginx config must never silently ignore a directive, so
+/// anything not implemented is refused with its file:line first.
+fn serve(config: &nginx::Config) -> Result<(), String> {
+    if let Some(d) = support::first_not_implemented(&config.root) {
+        let path = config.files.get(d.file).map_or("", |f| f.path.as_str());
+        let diag = Diag {
+            location: nginx::Location::File {
+                path: path.to_owned(),
+                line: d.line,
+            },
+            ..Diag::nowhere(format!("\"{}\" directive is not implemented yet", d.name))
+        };
+        return Err(diag.to_string());
     }
+    let site = http::lower(config).map_err(|e| e.to_string())?;
+    let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    server::run_nginx(runtime)
+}
+
+/// nginx resolves upstream host names once, at load time.
+fn resolve(host: &str, port: u16) -> Option<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok().map(Iterator::collect)
 }
 
 fn emerg(message: &str) {

@@ -95,6 +95,32 @@ pub fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Serves a lowered nginx configuration on its `listen` addresses; returns only when the
+/// process is shutting down.
+pub fn run_nginx(runtime: crate::http::Runtime) -> Result<(), String> {
+    let addrs = runtime.site.bind_addrs();
+    let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
+    conf.threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    conf.grace_period_seconds = Some(5);
+    conf.graceful_shutdown_timeout_seconds = Some(1);
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Tollgate::nginx(Arc::new(runtime)),
+        "tollgate-nginx",
+    );
+    for addr in &addrs {
+        proxy.add_tcp(&addr.to_string());
+    }
+    server.add_service(proxy);
+    log::info!("tollgate serving an nginx configuration on {addrs:?}");
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals),
+    });
+    Ok(())
+}
+
 /// Runs the active health checks inside pingora's runtime (started by `server.run`, after any
 /// daemon fork).
 struct HealthProbes {

@@ -1,5 +1,5 @@
 //! The CLI on nginx configurations: format detection, `-t`/`-T` output, `-p`/`-g`, and the
-//! refusal to serve (serving nginx configs is not built yet). `-g` is also compared with the
+//! refusal to serve a configuration using a directive that is not implemented. `-g` is also compared with the
 //! real nginx (Debian's 1.22.1 at /usr/sbin/nginx).
 
 mod common;
@@ -100,21 +100,33 @@ fn relative_conf_is_taken_from_the_prefix() {
 #[test]
 fn running_an_nginx_config_refuses_and_names_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "nginx.conf", PROXY);
+    let unimplemented = PROXY.replace("listen 8080;", "listen 8080;\n        auth_basic \"x\";");
+    let file = write(dir.path(), "nginx.conf", &unimplemented);
     let out = tollgate(&["-c", &file]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.starts_with("tollgate: [emerg] \"server\" directive is not implemented yet"),
+        err.starts_with("tollgate: [emerg] \"auth_basic\" directive is not implemented yet"),
         "{err}"
     );
-    assert!(err.contains(&format!("in {file}:3")), "{err}");
+    assert!(err.contains(&format!("in {file}:5")), "{err}");
+    // An implemented directive in a form that is not: refused by lowering, with file:line.
+    let https = PROXY.replace("http://127.0.0.1:9000", "https://127.0.0.1:9000");
+    let file = write(dir.path(), "https.conf", &https);
+    let out = tollgate(&["-c", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is not implemented yet (only http:// URLs)"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("in {file}:5")), "{err}");
     // Only no-op directives: still refused, never a silent success.
     let file = write(dir.path(), "tiny.conf", "worker_processes 1;\nevents {}\n");
     let out = tollgate(&["-c", &file]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("[emerg] serving nginx configurations is not implemented yet"),
+        stderr(&out).contains("[emerg] no \"http\" block: there is nothing to serve"),
         "{}",
         stderr(&out)
     );

@@ -8,8 +8,8 @@
 //! ([`fs`]), the `-T` dump ([`dump`]) and what tollgate can do with each directive
 //! ([`support`]). It must not serve traffic, touch pingora, or print: the CLI prints.
 //!
-//! Today tollgate can *test* nginx configurations (same verdict and first error as nginx
-//! 1.22 for everything listed in the README); *serving* them is not built yet.
+//! Tollgate tests nginx configurations (same verdict and first error as nginx 1.22 for
+//! everything listed in the README); serving them is `crate::http`'s job.
 
 pub mod diag;
 pub mod directives;

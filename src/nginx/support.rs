@@ -1,12 +1,14 @@
 //! What tollgate can do with each nginx directive today.
 //!
-//! Owns: the decision, per directive, between "accepted, no effect on a proxy" ([`NoOp`])
-//! and "would change behaviour, not implemented yet" ([`NotImplemented`]). Since serving
-//! nginx configurations is not built yet, every config is refused at run time; this table
-//! says *which* directive a refusal names, so the message points at real work rather than
-//! at a tuning knob. It must not affect `-t`: nginx's verdict is reproduced as is.
+//! Owns: the decision, per directive, between "accepted, no effect on a proxy" ([`NoOp`]),
+//! "served with nginx's semantics" ([`Implemented`], lowered by `crate::http`) and "would
+//! change behaviour, not implemented yet" ([`NotImplemented`]): a configuration using one is
+//! refused at start-up, naming it with file:line. Lowering has the last word: an implemented
+//! directive in a form or context it does not handle is refused there, never ignored. It
+//! must not affect `-t`: nginx's verdict is reproduced as is.
 //!
 //! [`NoOp`]: Support::NoOp
+//! [`Implemented`]: Support::Implemented
 //! [`NotImplemented`]: Support::NotImplemented
 
 use super::parser::Directive;
@@ -17,15 +19,16 @@ pub enum Support {
     /// Accepted and ignored: it tunes nginx's own machinery (workers, buffers, sendfile,
     /// compression of responses, mime tables) and cannot change what a proxy forwards.
     NoOp,
+    /// Served by the generic path (`crate::http`).
+    Implemented,
     /// Changes behaviour; refused until implemented.
     NotImplemented,
 }
 
-/// Directives accepted as no-ops. Structure-only blocks (`events`, `http`) are here too:
-/// they mean nothing by themselves, their contents are classified one by one.
+/// Directives accepted as no-ops. The structure-only `events` block is here too: it means
+/// nothing by itself, its contents are classified one by one.
 const NO_OPS: &[&str] = &[
     "events",
-    "http",
     "include",
     "worker_processes",
     "worker_connections",
@@ -49,7 +52,6 @@ const NO_OPS: &[&str] = &[
     "sendfile_max_chunk",
     "tcp_nopush",
     "tcp_nodelay",
-    "types",
     "types_hash_max_size",
     "types_hash_bucket_size",
     "server_names_hash_max_size",
@@ -60,7 +62,6 @@ const NO_OPS: &[&str] = &[
     "map_hash_bucket_size",
     "proxy_headers_hash_max_size",
     "proxy_headers_hash_bucket_size",
-    "default_type",
     "charset",
     "server_tokens",
     "gzip",
@@ -94,10 +95,52 @@ const NO_OPS: &[&str] = &[
     "ssl_buffer_size",
 ];
 
+/// Directives the generic path implements (see `crate::http::lower` for their forms).
+const IMPLEMENTED: &[&str] = &[
+    "http",
+    "server",
+    "listen",
+    "server_name",
+    "location",
+    "upstream",
+    "keepalive",
+    "least_conn",
+    "ip_hash",
+    "hash",
+    "zone",
+    "proxy_pass",
+    "proxy_set_header",
+    "proxy_http_version",
+    "proxy_hide_header",
+    "proxy_pass_header",
+    "proxy_connect_timeout",
+    "proxy_read_timeout",
+    "proxy_send_timeout",
+    "proxy_next_upstream",
+    "proxy_next_upstream_tries",
+    "proxy_next_upstream_timeout",
+    "proxy_buffering",
+    "proxy_request_buffering",
+    "proxy_redirect",
+    "client_max_body_size",
+    "add_header",
+    "default_type",
+    "types",
+    "return",
+    "rewrite",
+    "set",
+    "map",
+    "if",
+    "break",
+];
+
 /// How tollgate treats `d` when serving.
 pub fn support(d: &Directive) -> Support {
-    if NO_OPS.contains(&d.name.as_str()) {
+    let name = d.name.as_str();
+    if NO_OPS.contains(&name) {
         Support::NoOp
+    } else if IMPLEMENTED.contains(&name) {
+        Support::Implemented
     } else {
         Support::NotImplemented
     }
@@ -108,6 +151,10 @@ pub fn first_not_implemented(directives: &[Directive]) -> Option<&Directive> {
     for d in directives {
         if support(d) == Support::NotImplemented {
             return Some(d);
+        }
+        // The bodies of `map` and `types` are data (keys and values), not directives.
+        if matches!(d.name.as_str(), "map" | "types") {
+            continue;
         }
         if let Some(found) = d.block.as_deref().and_then(first_not_implemented) {
             return Some(found);
@@ -121,9 +168,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_ops_are_known_directives() {
-        for name in NO_OPS {
+    fn no_ops_and_implemented_are_known_directives() {
+        for name in NO_OPS.iter().chain(IMPLEMENTED) {
             assert!(super::super::directives::is_known(name), "{name}");
         }
+        assert!(!NO_OPS.iter().any(|n| IMPLEMENTED.contains(n)));
     }
 }

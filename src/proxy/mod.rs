@@ -4,63 +4,209 @@
 //! Request lifecycle: `request_filter` hands every request to the LLM pipeline
 //! (`llm::serve`), which reads the body, talks to the provider itself through
 //! `upstream::UpstreamClient` (the "owned exchange") and writes the response; it then returns
-//! `Ok(true)` so pingora's own upstream phases never run. The generic nginx-style path (classic
-//! `upstream_peer` phases) will be routed from the same `request_filter`.
-//! Must not: contain gateway logic (it only adapts).
+//! `Ok(true)` so pingora's own upstream phases never run. When the process serves an nginx
+//! configuration, every phase goes to the generic path instead ([`generic`]): classic
+//! `upstream_peer` phases with streaming bodies and nginx's retry rules.
+//! Must not: contain gateway or nginx logic (it only adapts).
+
+mod generic;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::HeaderMap;
-use pingora::http::ResponseHeader;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 
+use crate::http::Runtime;
 use crate::llm::{self, ClientGone, Downstream, Gateway, ResponseHead};
+
+use generic::GenericCtx;
 
 /// The proxy service's application.
 pub struct Tollgate {
-    gateway: Arc<Gateway>,
-    keepalive_secs: u64,
+    mode: Mode,
+}
+
+/// Which request path this process serves.
+enum Mode {
+    /// The LLM gateway (tollgate's YAML configuration).
+    Llm {
+        gateway: Arc<Gateway>,
+        keepalive_secs: u64,
+    },
+    /// An nginx configuration.
+    Nginx(Arc<Runtime>),
 }
 
 impl Tollgate {
     pub fn new(gateway: Arc<Gateway>) -> Self {
         let keepalive_secs = gateway.config.server.keepalive_timeout.as_secs().max(1);
         Tollgate {
-            gateway,
-            keepalive_secs,
+            mode: Mode::Llm {
+                gateway,
+                keepalive_secs,
+            },
+        }
+    }
+
+    /// Serves a lowered nginx configuration.
+    pub fn nginx(runtime: Arc<Runtime>) -> Self {
+        Tollgate {
+            mode: Mode::Nginx(runtime),
+        }
+    }
+
+    fn generic<'a>(&'a self, ctx: &'a mut Ctx) -> Option<(&'a Runtime, &'a mut GenericCtx)> {
+        match (&self.mode, ctx.generic.as_deref_mut()) {
+            (Mode::Nginx(rt), Some(c)) => Some((rt, c)),
+            _ => None,
         }
     }
 }
 
+/// Per-request context: set only on the generic path once a request is proxied.
+#[derive(Default)]
+pub struct Ctx {
+    generic: Option<Box<GenericCtx>>,
+}
+
+fn no_upstream() -> Box<Error> {
+    // Reaching an upstream phase without a generic context is a bug, not a panic.
+    Error::explain(ErrorType::InternalError, "no generic upstream configured")
+}
+
 #[async_trait]
 impl ProxyHttp for Tollgate {
-    type CTX = ();
+    type CTX = Ctx;
 
-    fn new_ctx(&self) -> Self::CTX {}
+    fn new_ctx(&self) -> Self::CTX {
+        Ctx::default()
+    }
 
-    async fn request_filter(&self, session: &mut Session, _ctx: &mut Self::CTX) -> Result<bool> {
-        session.set_keepalive(Some(self.keepalive_secs));
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        let (gateway, keepalive_secs) = match &self.mode {
+            Mode::Nginx(rt) => return generic::request_filter(rt, session, &mut ctx.generic).await,
+            Mode::Llm {
+                gateway,
+                keepalive_secs,
+            } => (gateway, *keepalive_secs),
+        };
+        session.set_keepalive(Some(keepalive_secs));
         let mut ds = PingoraDownstream {
             session,
             keepalive: true,
         };
-        llm::serve(&self.gateway, &mut ds).await;
+        llm::serve(gateway, &mut ds).await;
         if !ds.keepalive {
             session.set_keepalive(None);
         }
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
-        // Every request is answered in request_filter; reaching this is a bug, not a panic.
-        Err(Error::explain(
-            ErrorType::InternalError,
-            "no generic upstream configured",
-        ))
+    async fn upstream_peer(&self, _s: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        let (rt, c) = self.generic(ctx).ok_or_else(no_upstream)?;
+        generic::upstream_peer(rt, c)
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Self::CTX,
+        e: Box<Error>,
+    ) -> Box<Error> {
+        match self.generic(ctx) {
+            Some((rt, c)) => generic::fail_to_connect(rt, c, e),
+            None => e,
+        }
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut Self::CTX,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        let e = e.more_context(format!("Peer: {peer}"));
+        match self.generic(ctx) {
+            Some((rt, c)) => generic::error_while_proxy(rt, session, c, e),
+            None => e,
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        match self.generic(ctx) {
+            Some((_, c)) => generic::request_body(c, body.as_ref()),
+            None => Ok(()),
+        }
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let (_, c) = self.generic(ctx).ok_or_else(no_upstream)?;
+        generic::upstream_request(session, upstream_request, c)
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        if let Some((_, c)) = self.generic(ctx) {
+            generic::upstream_response(c);
+        }
+        Ok(())
+    }
+
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+        if let Some((rt, c)) = self.generic(ctx) {
+            generic::done(rt, c);
+        }
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        match self.generic(ctx) {
+            Some((_, c)) => generic::response(session, upstream_response, c),
+            None => Ok(()),
+        }
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Self::CTX,
+    ) -> FailToProxy {
+        let error_code = match &self.mode {
+            Mode::Nginx(_) => generic::fail_to_proxy(session, ctx.generic.as_deref(), e).await,
+            Mode::Llm { .. } => default_fail_to_proxy(session, e).await,
+        };
+        FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
     }
 }
 
@@ -142,4 +288,24 @@ impl Downstream for PingoraDownstream<'_> {
         self.keepalive = false;
         self.session.set_keepalive(None);
     }
+}
+
+/// pingora's own `fail_to_proxy` (the LLM path keeps its behaviour).
+async fn default_fail_to_proxy(session: &mut Session, e: &Error) -> u16 {
+    use pingora::ErrorSource;
+    let code = match e.etype() {
+        ErrorType::HTTPStatus(code) => *code,
+        _ => match e.esource() {
+            ErrorSource::Upstream => 502,
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                _ => 400,
+            },
+            ErrorSource::Internal | ErrorSource::Unset => 500,
+        },
+    };
+    if code > 0 && session.respond_error(code).await.is_err() {
+        log::error!("failed to send error response to downstream");
+    }
+    code
 }

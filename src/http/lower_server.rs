@@ -1,0 +1,202 @@
+//! Lowering of `server` and `location` blocks (part of `lower`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use super::super::conf::{LocConf, Settings};
+use super::super::location::{Level, Location, Matcher};
+use super::super::names::Name;
+use super::super::site::Server;
+use super::{arg, Lower, LowerError};
+use crate::nginx::Directive;
+
+/// `listen` parameters that only tune the socket.
+const SOCKET_ONLY: &[&str] = &[
+    "bind",
+    "reuseport",
+    "deferred",
+    "backlog=",
+    "rcvbuf=",
+    "sndbuf=",
+    "ipv6only=",
+    "so_keepalive=",
+    "fastopen=",
+];
+
+type Lowered = (Server, Vec<(SocketAddr, bool)>, Vec<Name>);
+
+impl Lower<'_> {
+    pub(super) fn server(&mut self, d: &Directive, http: &Settings) -> Result<Lowered, LowerError> {
+        let mut s = Settings::default();
+        let mut script = Vec::new();
+        let mut addrs = Vec::new();
+        let mut names = Vec::new();
+        let mut first_name = None;
+        let body = d.block.as_deref().unwrap_or(&[]);
+        for inner in body {
+            match inner.name.as_str() {
+                "location" => {}
+                "listen" => addrs.push(self.listen(inner)?),
+                "server_name" => {
+                    for w in &inner.args {
+                        first_name.get_or_insert_with(|| w.text.clone());
+                        names.push(Name::parse(&w.text).map_err(|m| self.err(inner, m))?);
+                    }
+                }
+                _ => self.plain(inner, &mut s, Some(&mut script))?,
+            }
+        }
+        if names.is_empty() {
+            names.push(Name::Exact(String::new()));
+        }
+        if addrs.is_empty() {
+            // nginx's default when no listen is given (running as root).
+            addrs.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)), false));
+        }
+        s.inherit(http);
+        let mut locations = Level::default();
+        for inner in body.iter().filter(|i| i.name == "location") {
+            let loc = self.location(inner, &s)?;
+            push(&mut locations, loc);
+        }
+        let conf = LocConf::finish(&s, "", None, Vec::new()).map_err(|m| self.err(d, m))?;
+        let server = Server {
+            name: first_name.unwrap_or_default(),
+            script,
+            locations,
+            conf: Arc::new(conf),
+        };
+        Ok((server, addrs, names))
+    }
+
+    fn listen(&self, d: &Directive) -> Result<(SocketAddr, bool), LowerError> {
+        let text = arg(d, 0);
+        let addr = listen_addr(text).ok_or_else(|| {
+            self.err(d, format!("listen address \"{text}\" is not implemented yet (IP addresses and ports only)"))
+        })?;
+        let mut default = false;
+        for w in d.args.iter().skip(1) {
+            let p = w.text.as_str();
+            if p == "default_server" || p == "default" {
+                default = true;
+            } else if !SOCKET_ONLY
+                .iter()
+                .any(|o| p == *o || (o.ends_with('=') && p.starts_with(o)))
+            {
+                return Err(self.err(
+                    d,
+                    format!("listen parameter \"{p}\" is not implemented yet"),
+                ));
+            }
+        }
+        Ok((addr, default))
+    }
+
+    fn location(&mut self, d: &Directive, parent: &Settings) -> Result<Location, LowerError> {
+        let matcher = self.matcher(d)?;
+        let mut s = Settings::default();
+        let mut script = Vec::new();
+        let mut proxy = None;
+        let body = d.block.as_deref().unwrap_or(&[]);
+        for inner in body {
+            match inner.name.as_str() {
+                "location" => {}
+                "proxy_pass" => proxy = Some(self.proxy_pass(inner)?),
+                _ => self.plain(inner, &mut s, Some(&mut script))?,
+            }
+        }
+        s.inherit(parent);
+        let mut nested = Level::default();
+        for inner in body.iter().filter(|i| i.name == "location") {
+            let loc = self.location(inner, &s)?;
+            push(&mut nested, loc);
+        }
+        let name = match &matcher {
+            Matcher::Exact(p) | Matcher::Prefix { path: p, .. } | Matcher::Named(p) => p.clone(),
+            Matcher::Regex(re) => re.as_str().to_owned(),
+        };
+        let is_static = matches!(matcher, Matcher::Exact(_) | Matcher::Prefix { .. });
+        let auto_redirect = is_static && proxy.is_some() && name.ends_with('/');
+        let conf = LocConf::finish(&s, &name, proxy, script).map_err(|m| self.err(d, m))?;
+        Ok(Location {
+            matcher,
+            nested,
+            conf: Arc::new(conf),
+            auto_redirect,
+        })
+    }
+
+    fn matcher(&self, d: &Directive) -> Result<Matcher, LowerError> {
+        let (modifier, path) = match d.args.len() {
+            2 => (arg(d, 0), arg(d, 1)),
+            _ => {
+                let a = arg(d, 0);
+                match a {
+                    _ if a.starts_with("^~") => ("^~", &a[2..]),
+                    _ if a.starts_with("~*") => ("~*", &a[2..]),
+                    _ if a.starts_with('~') => ("~", &a[1..]),
+                    _ if a.starts_with('=') => ("=", &a[1..]),
+                    _ => ("", a),
+                }
+            }
+        };
+        let regex = |caseless: bool| {
+            regex::RegexBuilder::new(path)
+                .case_insensitive(caseless)
+                .build()
+                .map(Matcher::Regex)
+                .map_err(|e| {
+                    self.err(
+                        d,
+                        format!("regex \"{path}\" is not supported by tollgate: {e}"),
+                    )
+                })
+        };
+        match modifier {
+            "=" => Ok(Matcher::Exact(path.to_owned())),
+            "^~" => Ok(Matcher::Prefix {
+                path: path.to_owned(),
+                noregex: true,
+            }),
+            "~" => regex(false),
+            "~*" => regex(true),
+            _ if path.starts_with('@') => Ok(Matcher::Named(path.to_owned())),
+            _ => Ok(Matcher::Prefix {
+                path: path.to_owned(),
+                noregex: false,
+            }),
+        }
+    }
+}
+
+/// Files a location at its level (named locations are reachable only by name, which no
+/// implemented directive does yet, so they are kept out of the search).
+fn push(level: &mut Level, loc: Location) {
+    match loc.matcher {
+        Matcher::Regex(_) => level.regexes.push(loc),
+        Matcher::Named(_) => {}
+        _ => level.statics.push(loc),
+    }
+}
+
+/// `80`, `8080`, `127.0.0.1`, `127.0.0.1:8080`, `*:8080`, `[::1]:8080`.
+fn listen_addr(text: &str) -> Option<SocketAddr> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    }
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, 80));
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    match host {
+        "*" => Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))),
+        _ => host
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, port)),
+    }
+}

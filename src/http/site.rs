@@ -1,0 +1,235 @@
+//! The lowered nginx `http` block and request routing through it: listen address → virtual
+//! server → server-level rewrites → location search (repeated after `last` or a changed URI,
+//! at most 10 times, then 500) → location-level rewrites → proxy or reply.
+//!
+//! Owns: the request-side phase order (SERVER_REWRITE, FIND_CONFIG, REWRITE,
+//! POST_REWRITE, then the `client_max_body_size` check). It must not do I/O.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use super::conf::LocConf;
+use super::location::{Found, Level};
+use super::names::{clean_host, NameIndex};
+use super::script::{self, Flow, Op, Reply, State};
+use super::upstream::Group;
+use super::vars::Request;
+
+/// The servers listening on one address.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub servers: Vec<usize>,
+    pub default: usize,
+    pub names: NameIndex,
+}
+
+/// A `server` block.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The first `server_name` (`$server_name`).
+    pub name: String,
+    pub script: Vec<Op>,
+    pub locations: Level,
+    /// What applies when no location matches (server-level settings, no proxy).
+    pub conf: Arc<LocConf>,
+}
+
+/// A lowered configuration.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub listens: Vec<Listen>,
+    pub servers: Vec<Server>,
+    pub upstreams: Vec<Group>,
+    /// How many `set` variables a request carries.
+    pub user_vars: usize,
+    /// The `map` blocks.
+    pub maps: Arc<[super::map::Map]>,
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub struct Decision {
+    pub server: usize,
+    pub conf: Arc<LocConf>,
+    pub action: Action,
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Proxy(State),
+    Reply(Reply),
+}
+
+/// nginx's limit on URI changes per request (`NGX_HTTP_MAX_URI_CHANGES`).
+const MAX_URI_CHANGES: usize = 10;
+
+fn reply(status: u16) -> Action {
+    Action::Reply(Reply {
+        status,
+        location: None,
+        body: None,
+    })
+}
+
+impl Site {
+    /// The addresses to listen on: a wildcard address takes every request to its port, so a
+    /// specific address on the same port is served through the wildcard socket.
+    pub fn bind_addrs(&self) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = Vec::new();
+        for l in &self.listens {
+            let covered = self
+                .listens
+                .iter()
+                .any(|w| w.addr.ip().is_unspecified() && w.addr.port() == l.addr.port());
+            if (!covered || l.addr.ip().is_unspecified()) && !out.contains(&l.addr) {
+                out.push(l.addr);
+            }
+        }
+        out
+    }
+
+    /// The listen entry for a connection's local address: the specific one, else the wildcard.
+    pub fn listen_for(&self, local: Option<SocketAddr>) -> Option<&Listen> {
+        let local = local?;
+        self.listens
+            .iter()
+            .find(|l| l.addr == local)
+            .or_else(|| {
+                self.listens
+                    .iter()
+                    .find(|l| l.addr.ip().is_unspecified() && l.addr.port() == local.port())
+            })
+            .or_else(|| self.listens.first())
+    }
+
+    /// Routes a request; `req.uri`, `args`, `method`, `request_uri`, `remote` and `local`
+    /// must be filled, and `host_header` is the raw Host value if any.
+    pub fn route(
+        &self,
+        req: &mut Request,
+        headers: &HeaderMap,
+        host_header: Option<&str>,
+    ) -> Decision {
+        req.user = vec![None; self.user_vars];
+        req.maps = Some(Arc::clone(&self.maps));
+        let Some(listen) = self.listen_for(req.local) else {
+            let conf = Arc::clone(&self.servers[0].conf);
+            return Decision {
+                server: 0,
+                conf,
+                action: reply(500),
+            };
+        };
+        let host = match host_header.map(clean_host) {
+            Some(None) => {
+                let conf = Arc::clone(&self.servers[listen.default].conf);
+                return Decision {
+                    server: listen.default,
+                    conf,
+                    action: reply(400),
+                };
+            }
+            Some(Some(h)) => h,
+            None => String::new(),
+        };
+        let server_ix = match listen.names.find(&host) {
+            Some((s, re)) => {
+                if let Some(re) = re {
+                    req.captures.record(re, &host);
+                }
+                s
+            }
+            None => listen.default,
+        };
+        let server = &self.servers[server_ix];
+        req.server_name.clone_from(&server.name);
+        req.host = if host.is_empty() {
+            server.name.clone()
+        } else {
+            host
+        };
+        let (conf, action) = self.rewrite_and_find(server, req, headers);
+        let action = match action {
+            Action::Proxy(state) => body_limit(&conf, headers).unwrap_or(Action::Proxy(state)),
+            reply => reply,
+        };
+        Decision {
+            server: server_ix,
+            conf,
+            action,
+        }
+    }
+
+    fn rewrite_and_find(
+        &self,
+        server: &Server,
+        req: &mut Request,
+        headers: &HeaderMap,
+    ) -> (Arc<LocConf>, Action) {
+        let mut state = State::default();
+        if let Flow::Reply(r) = script::run(&server.script, req, headers, &mut state) {
+            return (Arc::clone(&server.conf), Action::Reply(r));
+        }
+        state.uri_changed = false;
+        let mut changes = 0;
+        loop {
+            let conf = match server.locations.find(&req.uri, &mut req.captures) {
+                Found::Location(l) => Arc::clone(&l.conf),
+                Found::None => Arc::clone(&server.conf),
+                Found::Redirect(l) => {
+                    let mut location = l.name().to_owned();
+                    if !req.args.is_empty() {
+                        location.push('?');
+                        location.push_str(&req.args);
+                    }
+                    let r = Reply {
+                        status: 301,
+                        location: Some(location),
+                        body: None,
+                    };
+                    return (Arc::clone(&l.conf), Action::Reply(r));
+                }
+            };
+            let flow = script::run(&conf.script, req, headers, &mut state);
+            match flow {
+                Flow::Reply(r) => return (conf, Action::Reply(r)),
+                Flow::Last => {}
+                Flow::Done if state.uri_changed => {}
+                Flow::Done => {
+                    if conf.proxy.is_none() {
+                        // Static files are not served: nginx would look under its root.
+                        return (conf, reply(404));
+                    }
+                    return (conf, Action::Proxy(state));
+                }
+            }
+            state.uri_changed = false;
+            changes += 1;
+            if changes > MAX_URI_CHANGES {
+                return (conf, reply(500));
+            }
+        }
+    }
+}
+
+/// `client_max_body_size` against the declared length (413).
+fn body_limit(conf: &LocConf, headers: &HeaderMap) -> Option<Action> {
+    if conf.max_body == 0 {
+        return None;
+    }
+    let len: u64 = headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (len > conf.max_body).then(|| reply(413))
+}
+
+#[cfg(test)]
+#[path = "site_tests.rs"]
+mod tests;

@@ -1,0 +1,384 @@
+//! The generic (nginx-semantics) path over pingora's phases: one small function per phase,
+//! each delegating the decision to `http` and only adapting pingora's types.
+//!
+//! Owns: the per-request context of the generic path, retry decisions per
+//! `proxy_next_upstream` (only before a response header arrived, only with a replayable
+//! body, POST-like methods only with `non_idempotent`), marking peers failed, and nginx's
+//! error statuses (502, 504) and pages. Must not: contain nginx rules (they live in `http`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+use crate::http::conf::LocConf;
+use crate::http::forward::{self, absolute};
+use crate::http::script::{Reply, State};
+use crate::http::upstream::{Pick, Tried};
+use crate::http::uri;
+use crate::http::vars::{Request, Vars};
+use crate::http::{Action, Runtime};
+
+/// nginx's `keepalive_timeout` default (75 s).
+const KEEPALIVE_SECS: u64 = 75;
+
+/// One proxied request.
+pub struct GenericCtx {
+    req: Request,
+    conf: Arc<LocConf>,
+    state: State,
+    upstream: usize,
+    tried: Tried,
+    pick: Option<Pick>,
+    attempts: usize,
+    started: Instant,
+    /// The last failure was a timeout (504 rather than 502).
+    timed_out: bool,
+    header_received: bool,
+    /// Request body bytes seen (for `client_max_body_size` without Content-Length).
+    body_bytes: u64,
+    /// The body went over `client_max_body_size`: a client error, not an upstream failure.
+    too_large: bool,
+}
+
+fn request_from(session: &Session) -> std::result::Result<Request, ()> {
+    let h = session.req_header();
+    let target = String::from_utf8_lossy(h.raw_path()).into_owned();
+    let (path, args) = uri::split_target(&target);
+    let uri = uri::normalize(path).map_err(|_| ())?;
+    Ok(Request {
+        method: h.method.as_str().to_owned(),
+        uri,
+        args: args.unwrap_or("").to_owned(),
+        request_uri: target,
+        remote: session.client_addr().and_then(|a| a.as_inet()).copied(),
+        local: session.server_addr().and_then(|a| a.as_inet()).copied(),
+        ..Request::default()
+    })
+}
+
+/// `request_filter`: select server and location, run rewrites; `Ok(true)` when answered.
+pub async fn request_filter(
+    rt: &Runtime,
+    session: &mut Session,
+    ctx: &mut Option<Box<GenericCtx>>,
+) -> Result<bool> {
+    session.set_keepalive(Some(KEEPALIVE_SECS));
+    let Ok(mut req) = request_from(session) else {
+        let conf = Arc::clone(&rt.site.servers[0].conf);
+        write_reply(session, &conf, &Request::default(), &reply(400)).await?;
+        return Ok(true);
+    };
+    let headers = &session.req_header().headers;
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let decision = rt.site.route(&mut req, headers, host);
+    let state = match decision.action {
+        Action::Reply(r) => {
+            write_reply(session, &decision.conf, &req, &r).await?;
+            return Ok(true);
+        }
+        Action::Proxy(state) => state,
+    };
+    let Some(pp) = decision.conf.proxy.as_ref() else {
+        return Err(Error::explain(ErrorType::InternalError, "no proxy_pass"));
+    };
+    req.proxy_host.clone_from(&pp.proxy_host);
+    req.proxy_port = pp.proxy_port;
+    let upstream = pp.upstream;
+    let key = rt.site.upstreams[upstream]
+        .key
+        .as_ref()
+        .map(|t| {
+            t.eval(&Vars {
+                req: &req,
+                headers: &session.req_header().headers,
+            })
+        })
+        .unwrap_or_default();
+    let tried = rt.balancers[upstream].tried(req.remote.map(|a| a.ip()), &key);
+    session.as_mut().enable_retry_buffering();
+    *ctx = Some(Box::new(GenericCtx {
+        tried,
+        req,
+        conf: decision.conf,
+        state,
+        upstream,
+        pick: None,
+        attempts: 0,
+        started: Instant::now(),
+        timed_out: false,
+        header_received: false,
+        body_bytes: 0,
+        too_large: false,
+    }));
+    Ok(false)
+}
+
+fn reply(status: u16) -> Reply {
+    Reply {
+        status,
+        location: None,
+        body: None,
+    }
+}
+
+/// How many attempts this request may make (`proxy_next_upstream_tries`, all servers).
+fn tries_left(rt: &Runtime, c: &GenericCtx) -> bool {
+    let all = rt.balancers[c.upstream].tries();
+    let limit = match c.conf.next.tries {
+        0 => all,
+        n => all.min(n as usize),
+    };
+    let in_time = c
+        .conf
+        .next
+        .time_limit
+        .is_none_or(|t| c.started.elapsed() < t);
+    c.attempts < limit && in_time
+}
+
+/// `upstream_peer`: the next server of the group, or 502 when none is live.
+pub fn upstream_peer(rt: &Runtime, c: &mut GenericCtx) -> Result<Box<HttpPeer>> {
+    let balancer = &rt.balancers[c.upstream];
+    let Some(pick) = balancer.get(&mut c.tried, Instant::now()) else {
+        return Err(Error::explain(
+            ErrorType::HTTPStatus(if c.timed_out { 504 } else { 502 }),
+            "no live upstreams",
+        ));
+    };
+    c.pick = Some(pick);
+    c.attempts += 1;
+    let mut peer = HttpPeer::new(balancer.peer(pick).addr, false, String::new());
+    peer.options.connection_timeout = Some(c.conf.connect_timeout);
+    peer.options.read_timeout = Some(c.conf.read_timeout);
+    peer.options.write_timeout = Some(c.conf.send_timeout);
+    Ok(Box::new(peer))
+}
+
+fn is_timeout(e: &Error) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
+    )
+}
+
+/// Marks the current peer failed and says whether `proxy_next_upstream` allows another try.
+fn failed(rt: &Runtime, c: &mut GenericCtx, e: &Error) -> bool {
+    if c.too_large {
+        // The client's fault: the peer is fine and the request is over.
+        return false;
+    }
+    if let Some(pick) = c.pick.take() {
+        rt.balancers[c.upstream].free(pick, true, Instant::now());
+    }
+    c.timed_out = is_timeout(e);
+    let listed = if c.timed_out {
+        c.conf.next.timeout
+    } else {
+        c.conf.next.error
+    };
+    listed && tries_left(rt, c)
+}
+
+/// `fail_to_connect`: nothing was sent, so the request can always be replayed.
+pub fn fail_to_connect(rt: &Runtime, c: &mut GenericCtx, mut e: Box<Error>) -> Box<Error> {
+    let retry = failed(rt, c, &e);
+    e.set_retry(retry);
+    e
+}
+
+/// `error_while_proxy`: retried only before the response header, with a complete retry
+/// buffer, and for non-idempotent methods only with `non_idempotent`.
+pub fn error_while_proxy(
+    rt: &Runtime,
+    session: &Session,
+    c: &mut GenericCtx,
+    mut e: Box<Error>,
+) -> Box<Error> {
+    if c.header_received {
+        e.set_retry(false);
+        return e;
+    }
+    let idempotent = !matches!(c.req.method.as_str(), "POST" | "LOCK" | "PATCH");
+    // Pingora streams the body either way; nginx without request buffering never retries
+    // once sending started, and a truncated retry buffer cannot be replayed.
+    let replayable = c.conf.request_buffering && !session.as_ref().retry_buffer_truncated();
+    let retry = failed(rt, c, &e) && replayable && (idempotent || c.conf.next.non_idempotent);
+    e.set_retry(retry);
+    e
+}
+
+/// `request_body_filter`: `client_max_body_size` for bodies without Content-Length (413).
+/// nginx reads the body before connecting; here the upstream request is abandoned.
+pub fn request_body(c: &mut GenericCtx, chunk: Option<&Bytes>) -> Result<()> {
+    c.body_bytes += chunk.map_or(0, |b| b.len() as u64);
+    if c.conf.max_body > 0 && c.body_bytes > c.conf.max_body {
+        c.too_large = true;
+        return Err(Error::explain(
+            ErrorType::HTTPStatus(413),
+            "client intended to send too large body",
+        ));
+    }
+    Ok(())
+}
+
+/// `upstream_request_filter`: the request line and headers nginx would send.
+pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCtx) -> Result<()> {
+    let Some(pp) = c.conf.proxy.as_ref() else {
+        return Ok(());
+    };
+    let client = &session.req_header().headers;
+    let target = forward::upstream_target(&c.conf, pp, &c.req, client, &c.state);
+    up.set_raw_path(target.as_bytes())?;
+    if c.conf.http10 {
+        up.set_version(http::Version::HTTP_10);
+    }
+    let headers = forward::upstream_headers(&c.conf, &c.req, client);
+    let names: Vec<http::HeaderName> = up.headers.keys().cloned().collect();
+    for n in names {
+        up.remove_header(&n);
+    }
+    // A repeated header comes back with `None` as its name after the first value.
+    let mut last: Option<http::HeaderName> = None;
+    for (name, value) in headers {
+        if name.is_some() {
+            last = name;
+        }
+        if let Some(name) = &last {
+            up.append_header(name.clone(), value)?;
+        }
+    }
+    Ok(())
+}
+
+/// `upstream_response_filter`: the peer answered, nothing is retried from here on.
+pub fn upstream_response(c: &mut GenericCtx) {
+    c.header_received = true;
+}
+
+/// `logging`: the request is done with its peer (alive: it was not freed as failed).
+pub fn done(rt: &Runtime, c: &mut GenericCtx) {
+    if let Some(pick) = c.pick.take() {
+        rt.balancers[c.upstream].free(pick, false, Instant::now());
+    }
+}
+
+/// `response_filter`: hidden headers, `proxy_redirect default`, `add_header`.
+pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) -> Result<()> {
+    // nginx answers in its own HTTP version, whatever the upstream spoke (pingora would
+    // relay an HTTP/1.0 upstream's status line as is).
+    resp.set_version(http::Version::HTTP_11);
+    for h in c.conf.hide.iter() {
+        resp.remove_header(h);
+    }
+    let rewritten = resp
+        .headers
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| forward::rewrite_redirect(&c.conf, l));
+    if let Some(l) = rewritten {
+        resp.insert_header(LOCATION, absolute(&l, &c.req.host, local_port(&c.req)))?;
+    }
+    standard_headers(resp)?;
+    add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
+}
+
+fn local_port(req: &Request) -> u16 {
+    req.local.map_or(80, |a| a.port())
+}
+
+/// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
+fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
+    if !resp.headers.contains_key(http::header::SERVER) {
+        resp.insert_header(http::header::SERVER, "tollgate")?;
+    }
+    if !resp.headers.contains_key(http::header::DATE) {
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        resp.insert_header(http::header::DATE, now)?;
+    }
+    Ok(())
+}
+
+fn add_headers(
+    resp: &mut ResponseHeader,
+    conf: &LocConf,
+    req: &Request,
+    client: &http::HeaderMap,
+) -> Result<()> {
+    let status = resp.status.as_u16();
+    let vars = Vars {
+        req,
+        headers: client,
+    };
+    for h in conf.add_headers.iter() {
+        if !forward::add_header_applies(status, h.always) {
+            continue;
+        }
+        let v = h.value.eval(&vars);
+        if !v.is_empty() {
+            resp.append_header(h.name.clone(), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a response the generic path decided itself (return, redirects, errors).
+pub async fn write_reply(
+    session: &mut Session,
+    conf: &LocConf,
+    req: &Request,
+    r: &Reply,
+) -> Result<()> {
+    let (body, content_type) = match (&r.body, forward::error_page(r.status)) {
+        (Some(text), _) => (text.clone(), conf.content_type(&req.uri)),
+        (None, Some(page)) if r.status >= 300 => (page, "text/html"),
+        _ => (String::new(), ""),
+    };
+    let mut resp = ResponseHeader::build(r.status, Some(8))?;
+    standard_headers(&mut resp)?;
+    if !content_type.is_empty() {
+        resp.insert_header(CONTENT_TYPE, content_type)?;
+    }
+    resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
+    if let Some(l) = &r.location {
+        resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
+    }
+    add_headers(&mut resp, conf, req, &session.req_header().headers)?;
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(resp), head_only || body.is_empty())
+        .await?;
+    if !head_only && !body.is_empty() {
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `fail_to_proxy`: nginx's 502/504 page, unless a response already started.
+pub async fn fail_to_proxy(session: &mut Session, c: Option<&GenericCtx>, e: &Error) -> u16 {
+    if session.response_written().is_some() {
+        return 0;
+    }
+    let status = match e.etype() {
+        _ if c.is_some_and(|c| c.too_large) => 413,
+        ErrorType::HTTPStatus(code) => *code,
+        _ if c.is_some_and(|c| c.timed_out) || is_timeout(e) => 504,
+        _ if matches!(e.esource(), pingora::ErrorSource::Downstream) => return 0,
+        _ => 502,
+    };
+    let result = match c {
+        Some(c) => write_reply(session, &c.conf, &c.req, &reply(status)).await,
+        None => Ok(()),
+    };
+    if result.is_err() {
+        return 0;
+    }
+    status
+}

@@ -1,0 +1,411 @@
+//! Differential tests of the generic path: the same configuration (tests/nginx/runtime/*.conf)
+//! and the same request list are served by the real nginx 1.22 (/usr/sbin/nginx) and by
+//! tollgate, one after the other on the same loopback port, with echo upstreams recording
+//! what they receive. Compared: status, Location, Content-Type, the X-* response headers,
+//! the Server header when the upstream's is passed, which upstream answered, and the
+//! upstream request line and headers.
+
+mod common;
+#[path = "nginx/runtime/echo.rs"]
+mod echo;
+#[path = "nginx/runtime/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::free_port;
+use echo::Echo;
+use harness::{send, stream_timings, Proc, Req, Resp};
+
+/// Echo upstreams and ports for one configuration.
+struct Setup {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    port: u16,
+    u: [u16; 3],
+    dead: [u16; 2],
+    _echoes: Vec<Echo>,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let u = [free_port(), free_port(), free_port()];
+    let dead = [free_port(), free_port()];
+    let echoes = vec![
+        Echo::start("u1", u[0]),
+        Echo::start("u2", u[1]),
+        Echo::start("u3", u[2]),
+    ];
+    let template = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/nginx/runtime")
+        .join(name);
+    let text = std::fs::read_to_string(&template)
+        .unwrap()
+        .replace("{PORT}", &port.to_string())
+        .replace("{U1}", &u[0].to_string())
+        .replace("{U2}", &u[1].to_string())
+        .replace("{U3}", &u[2].to_string())
+        .replace("{DEAD1}", &dead[0].to_string())
+        .replace("{DEAD2}", &dead[1].to_string());
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, text).unwrap();
+    Setup {
+        dir,
+        conf,
+        port,
+        u,
+        dead,
+        _echoes: echoes,
+    }
+}
+
+/// What is compared for one response.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    version: String,
+    status: u16,
+    location: Option<String>,
+    content_type: Option<String>,
+    x_headers: Vec<(String, String)>,
+    server_header: Option<String>,
+    body_text: Option<String>,
+    upstream: Option<serde_json::Value>,
+}
+
+fn observe(r: &Resp) -> Observed {
+    let mut x_headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-"))
+        .cloned()
+        .collect();
+    x_headers.sort();
+    let json = r.header("content-type") == Some("application/json");
+    let upstream = json
+        .then(|| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .flatten()
+        .map(|mut v| {
+            // Header order differs legitimately; names are case-insensitive.
+            if let Some(hs) = v.get_mut("headers").and_then(|h| h.as_array_mut()) {
+                let mut pairs: Vec<(String, String)> = hs
+                    .iter()
+                    .map(|p| {
+                        (
+                            p[0].as_str().unwrap_or("").to_ascii_lowercase(),
+                            p[1].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect();
+                pairs.sort();
+                *hs = pairs
+                    .into_iter()
+                    .map(|(k, v)| serde_json::json!([k, v]))
+                    .collect();
+            }
+            v
+        });
+    let text = r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain"));
+    Observed {
+        version: r.version.clone(),
+        status: r.status,
+        location: r.header("location").map(str::to_owned),
+        content_type: r.header("content-type").map(str::to_owned),
+        x_headers,
+        server_header: r
+            .header("server")
+            .filter(|s| *s == "echo")
+            .map(str::to_owned),
+        body_text: text.then(|| r.body.clone()),
+        upstream,
+    }
+}
+
+/// Runs `reqs` against nginx, then tollgate, asserts every observation is equal, and
+/// returns nginx's responses.
+fn differential(s: &Setup, reqs: &[Req]) -> Vec<Resp> {
+    let nginx: Vec<Resp> = {
+        let p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        let r = reqs.iter().map(|q| send(s.port, q)).collect();
+        drop(p);
+        r
+    };
+    wait_port_free(s.port);
+    let p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    let mut failures = Vec::new();
+    for (q, n) in reqs.iter().zip(&nginx) {
+        let t = send(s.port, q);
+        let (on, ot) = (observe(n), observe(&t));
+        if on != ot {
+            failures.push(format!(
+                "{} {} (Host {:?}):\n  nginx:    {on:?}\n  tollgate: {ot:?}",
+                q.method, q.target, q.host
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests differ:\n{}\n--- tollgate stderr:\n{}",
+        failures.len(),
+        reqs.len(),
+        failures.join("\n"),
+        p.stderr_text()
+    );
+    nginx
+}
+
+fn wait_port_free(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("port {port} still in use");
+}
+
+fn get(t: &str) -> Req {
+    Req::get(t)
+}
+
+#[test]
+fn server_name_selection() {
+    let s = setup("server_names.conf");
+    let hosts = [
+        "exact.test",
+        "EXACT.TEST.",
+        "exact.test:8080",
+        "a.wild.test",
+        "x.sub.wild.test",
+        "mail.wild.test",
+        "mail.foo.com",
+        "api42.test",
+        "dot.test",
+        "x.dot.test",
+        "unknown.test",
+        "dflt.test",
+    ];
+    let mut reqs: Vec<Req> = hosts.iter().map(|h| get("/").host(Some(h))).collect();
+    reqs.push(get("/").host(None));
+    reqs.push(get("/").host(Some("a..b")));
+    differential(&s, &reqs);
+}
+
+#[test]
+fn address_specific_listen_wins_over_wildcard() {
+    let s = setup("listen.conf");
+    let reqs: Vec<Req> = ["a.test", "b.test", "other.test"]
+        .iter()
+        .map(|h| get("/").host(Some(h)))
+        .collect();
+    let nginx = differential(&s, &reqs);
+    assert!(nginx.iter().all(|r| r.body.starts_with("a ")), "{nginx:?}");
+}
+
+#[test]
+fn location_modifiers_and_nesting() {
+    let s = setup("locations.conf");
+    let targets = [
+        "/",
+        "/index.html",
+        "/documents/1.jpg",
+        "/documents/x",
+        "/documents/special/x",
+        "/images/1.gif",
+        "/x/1.GIF",
+        "/api/x.json",
+        "/api/v1/x.json",
+        "/api/v1/x",
+        "/api/y",
+        "/other/x.json",
+        "/static/a.css",
+        "/static/a.js",
+        "/Case/x",
+        "/case/x",
+        "//documents//doc.html",
+        "/a/%2e%2e/documents/x",
+        "/h",
+        "/h?a=1",
+        "/h/x?y=1",
+    ];
+    let reqs: Vec<Req> = targets.iter().map(|t| get(t)).collect();
+    differential(&s, &reqs);
+}
+
+#[test]
+fn proxy_pass_uri_rules() {
+    let s = setup("proxy_pass.conf");
+    let targets = [
+        "/a/foo?q=1",
+        "/a/foo%20bar",
+        "/a/../a/./x//y",
+        "/b/foo",
+        "/bfoo",
+        "/c/a//b/../c",
+        "/c/%7Efoo",
+        "/d/foo?z=1",
+        "/e/any?y=2",
+        "/f/abc?k=v",
+        "/f/abc",
+        "/i",
+        "/j/z?w=1",
+        "/k/p?q=2",
+    ];
+    let reqs: Vec<Req> = targets.iter().map(|t| get(t)).collect();
+    differential(&s, &reqs);
+}
+
+#[test]
+fn headers_defaults_and_inheritance() {
+    let s = setup("headers.conf");
+    let up_location = format!("Location: http://127.0.0.1:{}/up/next?z=1", s.u[0]);
+    let reqs = vec![
+        get("/inherit/a")
+            .header("X-Client", "c")
+            .header("Upgrade", "websocket")
+            .header("Keep-Alive", "1"),
+        get("/inherit/b").header("X-Echo-Status", "404"),
+        get("/own/a").header("Connection", "keep-alive"),
+        get("/xff/a?q=1")
+            .header("X-Forwarded-For", "9.9.9.9")
+            .host(Some("Front.Test")),
+        get("/xff/b"),
+        get("/hide/a")
+            .header("X-Echo-Header", "X-Secret: s")
+            .header("X-Echo-Header", "X-Kept: k"),
+        get("/redir/a")
+            .header("X-Echo-Status", "302")
+            .header("X-Echo-Header", &up_location),
+        get("/named/a"),
+        Req::get("/inherit/post").post("hello body"),
+    ];
+    differential(&s, &reqs);
+}
+
+#[test]
+fn return_rewrite_set_if() {
+    let s = setup("rewrite.conf");
+    let reqs = vec![
+        get("/old/a?k=1"),
+        get("/perm/a?k=1"),
+        get("/temp/b"),
+        get("/ext?k=1"),
+        get("/args?orig=2"),
+        get("/noargs?orig=3"),
+        get("/loop"),
+        get("/ret"),
+        get("/ret301"),
+        get("/retbare"),
+        get("/set?name=bob"),
+        get("/if?x=12"),
+        get("/if?x=ab"),
+        Req::get("/if").post("x"),
+        Req::get("/big/").post("0123456789abcdef"),
+        Req::get("/big/").post_chunked("0123456789abcdef"),
+        Req::get("/big/").post("small"),
+    ];
+    differential(&s, &reqs);
+}
+
+#[test]
+fn upstream_balancing_backup_and_failures() {
+    let s = setup("upstreams.conf");
+    let _ = s.dead;
+    let mut reqs: Vec<Req> = (0..14).map(|i| get(&format!("/w/{i}"))).collect();
+    reqs.extend((0..3).map(|i| get(&format!("/b/{i}"))));
+    reqs.extend((0..3).map(|i| get(&format!("/d/{i}"))));
+    reqs.extend((0..2).map(|i| get(&format!("/a/{i}"))));
+    reqs.extend((0..3).map(|i| get(&format!("/off/{i}"))));
+    reqs.extend((0..3).map(|i| get(&format!("/down/{i}"))));
+    reqs.push(Req::get("/d/post").post("body"));
+    differential(&s, &reqs);
+}
+
+#[test]
+fn least_conn_ip_hash_and_hash_pick_like_nginx() {
+    let s = setup("balancers.conf");
+    let mut reqs: Vec<Req> = (0..8).map(|i| get(&format!("/lc/{i}"))).collect();
+    reqs.extend((0..3).map(|i| get(&format!("/ih/{i}"))));
+    reqs.extend((0..12).map(|i| get(&format!("/hs/{i}"))));
+    reqs.extend((0..12).map(|i| get(&format!("/ch/x?k=key{i}"))));
+    reqs.extend((0..8).map(|i| get(&format!("/hd/{i}"))));
+    differential(&s, &reqs);
+}
+
+#[test]
+fn timeouts_and_closed_connections_follow_proxy_next_upstream() {
+    let s = setup("failures.conf");
+    let reqs = vec![
+        get("/slow/a").header("X-Echo-Delay", "u1=1500"),
+        get("/single/a").header("X-Echo-Delay", "u1=1500"),
+        get("/cg/a").header("X-Echo-Close", "u1"),
+        Req::get("/cp/a").post("body").header("X-Echo-Close", "u1"),
+        Req::get("/cpn/a").post("body").header("X-Echo-Close", "u1"),
+    ];
+    let nginx = differential(&s, &reqs);
+    let seen: Vec<(u16, bool)> = nginx
+        .iter()
+        .map(|r| (r.status, r.body.contains("\"u2\"")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (200, true),
+            (504, false),
+            (200, true),
+            (502, false),
+            (200, true)
+        ]
+    );
+}
+
+#[test]
+fn map_blocks_evaluate_like_nginx() {
+    let s = setup("map.conf");
+    let mut reqs = vec![
+        get("/a"),
+        // The harness always sends `Connection: close`; the Upgrade header drives the map.
+        get("/a").header("Upgrade", "websocket"),
+    ];
+    for tier in ["gold", "GOLD", "silver", "bRx", "sx", "none", ""] {
+        reqs.push(get(&format!("/b?tier={tier}")));
+        reqs.push(get(&format!("/ret?tier={tier}")));
+    }
+    differential(&s, &reqs);
+}
+
+#[test]
+fn sse_streams_through_proxy_buffering_off() {
+    let s = setup("sse.conf");
+    let check = |what: &str| {
+        let reads = stream_timings(s.port, &get("/sse"));
+        // When each event had fully arrived (an event may be split across reads).
+        let arrival = |marker: &str| {
+            let mut seen = String::new();
+            reads
+                .iter()
+                .find(|(_, t)| {
+                    seen.push_str(t);
+                    seen.contains(marker)
+                })
+                .map(|(at, _)| *at)
+                .unwrap_or_else(|| panic!("{what}: no {marker} in {reads:?}"))
+        };
+        let (first, last) = (arrival("u1-0"), arrival("u1-2"));
+        // The upstream sends events 300 ms apart: the first must arrive well before the last.
+        assert!(
+            first + Duration::from_millis(400) < last,
+            "{what}: {reads:?}"
+        );
+    };
+    {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        check("nginx");
+    }
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    check("tollgate");
+}
