@@ -38,6 +38,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod llm;
 pub mod nginx;
 pub mod observe;

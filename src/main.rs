@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tollgate::control::{self, Command};
+use tollgate::lifecycle::{PidTarget, Process};
 
 /// tollgate: AI gateway and nginx-compatible reverse proxy.
 #[derive(Parser, Debug)]
@@ -42,6 +44,13 @@ struct Cli {
     /// Configuration format; by default a `.conf` file (or nginx-looking content) is nginx.
     #[arg(long = "format", value_enum)]
     format: Option<Format>,
+    /// Send a signal to the running server through its pid file: stop (SIGTERM), quit
+    /// (SIGQUIT), reload (SIGHUP), reopen (SIGUSR1).
+    #[arg(short = 's', value_name = "SIGNAL")]
+    signal: Option<String>,
+    /// Internal: started by a reload, take the listening sockets over from the running server.
+    #[arg(long = "upgrade", hide = true)]
+    upgrade: bool,
 }
 
 /// The configuration formats tollgate reads.
@@ -88,6 +97,15 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let signal = match cli.signal.as_deref().map(|s| (s, Command::parse(s))) {
+        None => None,
+        Some((_, Some(c))) => Some(c),
+        Some((s, None)) => {
+            // nginx's wording and exit status for an unknown -s argument.
+            eprintln!("tollgate: invalid option: \"-s {s}\"");
+            return ExitCode::FAILURE;
+        }
+    };
     if cli.format() == Format::Nginx {
         let conf = cli.conf.display().to_string();
         return nginx_cli::run(&nginx_cli::Request {
@@ -97,6 +115,8 @@ fn main() -> ExitCode {
             test: cli.test,
             dump: cli.dump,
             quiet: cli.quiet,
+            signal,
+            upgrade: cli.upgrade,
         });
     }
     if cli.globals.is_some() || cli.prefix.is_some() {
@@ -117,6 +137,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(cmd) = signal {
+        let Some(path) = &config.server.pid_file else {
+            eprintln!("tollgate: [emerg] -s needs a pid file: set server.pid_file in {file}");
+            return ExitCode::FAILURE;
+        };
+        return send_signal(path, cmd);
+    }
     if cli.test || cli.dump {
         eprintln!("tollgate: the configuration file {file} syntax is ok");
         eprintln!("tollgate: configuration file {file} test is successful");
@@ -129,10 +156,30 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match tollgate::server::run(config) {
+    let process = Process {
+        config_path: cli.conf.clone(),
+        pid_file: config.server.pid_file.clone().map(|path| PidTarget {
+            path,
+            required: true,
+        }),
+        upgrade: cli.upgrade,
+    };
+    match tollgate::server::run(config, &process) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tollgate: [emerg] {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-s`: signals the process named by the pid file, printing nginx's messages.
+pub(crate) fn send_signal(pid_file: &std::path::Path, cmd: Command) -> ExitCode {
+    eprintln!("tollgate: [notice] signal process started");
+    match control::send(pid_file, cmd) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
             ExitCode::FAILURE
         }
     }

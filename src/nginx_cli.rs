@@ -9,6 +9,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use tollgate::control::Command;
+use tollgate::lifecycle::{PidTarget, Process};
 use tollgate::nginx::{self, support, Diag, Options, RealFs};
 use tollgate::{http, server};
 
@@ -21,6 +23,10 @@ pub struct Request<'a> {
     pub dump: bool,
     /// nginx's `-q`: only errors while testing.
     pub quiet: bool,
+    /// nginx's `-s`: signal the running server through the `pid` file.
+    pub signal: Option<Command>,
+    /// Started by a reload: take the listening sockets over.
+    pub upgrade: bool,
 }
 
 /// Runs the request and returns the process exit status.
@@ -38,6 +44,9 @@ pub fn run(req: &Request<'_>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(cmd) = req.signal {
+        return crate::send_signal(&pid_target(&config, &opts).path, cmd);
+    }
     if checking {
         if !req.quiet {
             eprintln!("tollgate: the configuration file {file} syntax is ok");
@@ -55,7 +64,12 @@ pub fn run(req: &Request<'_>) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match serve(&config) {
+    let process = Process {
+        config_path: std::path::PathBuf::from(&file),
+        pid_file: Some(pid_target(&config, &opts)),
+        upgrade: req.upgrade,
+    };
+    match serve(&config, &process) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             emerg(&message);
@@ -66,7 +80,7 @@ pub fn run(req: &Request<'_>) -> ExitCode {
 
 /// Serves `config`; running an nginx config must never silently ignore a directive, so
 /// anything not implemented is refused with its file:line first.
-fn serve(config: &nginx::Config) -> Result<(), String> {
+fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
     if let Some(d) = support::first_not_implemented(&config.root) {
         let path = config.files.get(d.file).map_or("", |f| f.path.as_str());
         let diag = Diag {
@@ -81,13 +95,32 @@ fn serve(config: &nginx::Config) -> Result<(), String> {
     let site = http::lower(config).map_err(|e| e.to_string())?;
     let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    server::run_nginx(runtime)
+    server::run_nginx(runtime, process, std::sync::Arc::new(|| {}))
 }
 
 /// nginx resolves upstream host names once, at load time.
 fn resolve(host: &str, port: u16) -> Option<Vec<std::net::SocketAddr>> {
     use std::net::ToSocketAddrs;
     (host, port).to_socket_addrs().ok().map(Iterator::collect)
+}
+
+/// The `pid` directive (relative to the prefix), or nginx's default `logs/nginx.pid`, which
+/// is only written when its directory exists (nginx would refuse to start).
+fn pid_target(config: &nginx::Config, opts: &Options) -> PidTarget {
+    let explicit = config
+        .root
+        .iter()
+        .find(|d| d.name == "pid")
+        .and_then(|d| d.args.first())
+        .map(|w| w.text.clone());
+    let required = explicit.is_some();
+    let name = explicit.unwrap_or_else(|| "logs/nginx.pid".to_owned());
+    let path = if name.starts_with('/') {
+        std::path::PathBuf::from(name)
+    } else {
+        std::path::Path::new(&opts.prefix).join(name)
+    };
+    PidTarget { path, required }
 }
 
 fn emerg(message: &str) {

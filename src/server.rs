@@ -1,42 +1,36 @@
 //! Process assembly: builds pingora's server from the validated config, runs it, and handles
 //! graceful shutdown.
 //!
-//! Owns: services (data listeners, admin listener), worker threads, signals (SIGTERM and
-//! SIGQUIT = graceful: stop accepting, let in-flight requests and streams finish within the
-//! grace period, exit as soon as none is left; SIGINT = fast). Must not: handle requests.
+//! Owns: services (data listeners, admin listener, health checks), readiness, and exiting as
+//! soon as a graceful shutdown has nothing left in flight. The process around it (signals,
+//! reload, pid file) is lifecycle.rs. Must not: handle requests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
-use pingora::server::configuration::ServerConf;
 use pingora::server::ShutdownWatch;
-use pingora::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::server::{ExecutionPhase, RunArgs};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::{AdminApp, Readiness};
 use crate::config::Config;
+use crate::lifecycle::{self, new_server, Process, Reopen};
 use crate::llm::Gateway;
 use crate::observe::Metrics;
 use crate::proxy::Tollgate;
 
 /// Starts serving; returns only when the process is shutting down.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(config: Config, process: &Process) -> Result<(), String> {
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let readiness = Arc::new(Readiness::default());
 
     let gateway = Arc::new(Gateway::new(Arc::clone(&config), Arc::clone(&metrics))?);
 
-    let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
-    conf.threads = config.server.threads;
-    conf.grace_period_seconds = Some(config.server.grace_period.as_secs().max(1));
-    conf.graceful_shutdown_timeout_seconds = Some(1);
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
+    let mut server = new_server(process, config.server.threads, config.server.grace_period)?;
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -89,22 +83,24 @@ pub fn run(config: Config) -> Result<(), String> {
         config.server.listen.as_slice(),
         config.server.threads
     );
+    let signals = lifecycle::start(process, Arc::new(|| {}))?;
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals),
+        shutdown_signal: Box::new(signals),
     });
+    lifecycle::finish();
     Ok(())
 }
 
 /// Serves a lowered nginx configuration on its `listen` addresses; returns only when the
-/// process is shutting down.
-pub fn run_nginx(runtime: crate::http::Runtime) -> Result<(), String> {
+/// process is shutting down. `reopen` is called on SIGUSR1.
+pub fn run_nginx(
+    runtime: crate::http::Runtime,
+    process: &Process,
+    reopen: Reopen,
+) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
-    let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
-    conf.threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    conf.grace_period_seconds = Some(5);
-    conf.graceful_shutdown_timeout_seconds = Some(1);
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let mut server = new_server(process, threads, Duration::from_secs(5))?;
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
         Tollgate::nginx(Arc::new(runtime)),
@@ -115,9 +111,11 @@ pub fn run_nginx(runtime: crate::http::Runtime) -> Result<(), String> {
     }
     server.add_service(proxy);
     log::info!("tollgate serving an nginx configuration on {addrs:?}");
+    let signals = lifecycle::start(process, reopen)?;
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals),
+        shutdown_signal: Box::new(signals),
     });
+    lifecycle::finish();
     Ok(())
 }
 
@@ -131,29 +129,6 @@ struct HealthProbes {
 impl BackgroundService for HealthProbes {
     async fn start(&self, shutdown: ShutdownWatch) {
         crate::llm::probe::run(Arc::clone(&self.gateway), shutdown).await;
-    }
-}
-
-/// SIGTERM and SIGQUIT both shut down gracefully (pingora maps SIGQUIT to a listener hand-over
-/// upgrade, which needs a second process; reload is handled elsewhere). SIGINT is fast.
-struct Signals;
-
-#[async_trait]
-impl ShutdownSignalWatch for Signals {
-    async fn recv(&self) -> ShutdownSignal {
-        let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::quit()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            log::error!("cannot install signal handlers; shutting down");
-            return ShutdownSignal::FastShutdown;
-        };
-        tokio::select! {
-            _ = term.recv() => ShutdownSignal::GracefulTerminate,
-            _ = quit.recv() => ShutdownSignal::GracefulTerminate,
-            _ = int.recv() => ShutdownSignal::FastShutdown,
-        }
     }
 }
 
@@ -209,6 +184,7 @@ fn spawn_drain_watch(
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 log::info!("graceful shutdown: no requests in flight, exiting");
+                lifecycle::finish();
                 std::process::exit(0);
             }
             Ok(_) => {}

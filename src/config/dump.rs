@@ -39,6 +39,9 @@ pub fn dump(config: &Config) -> String {
             ),
         ]),
     );
+    if let (Some(p), Some(Value::Mapping(server))) = (&s.pid_file, top.get_mut(str("server"))) {
+        server.insert(str("pid_file"), str(p.display().to_string()));
+    }
     let mut providers = Mapping::new();
     for (name, p) in &config.providers {
         let v = match &p.kind {

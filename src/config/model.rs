@@ -289,6 +289,9 @@ pub struct ServerSettings {
     pub max_body_size: u64,
     /// Downstream HTTP/1 keep-alive idle timeout.
     pub keepalive_timeout: Duration,
+    /// Where the running server writes its pid (for `-s reload|stop|quit|reopen`); relative
+    /// paths are relative to the config file's directory.
+    pub pid_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -41,7 +41,7 @@ pub(crate) struct RawAdmin {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `threads`, `grace_period`, `max_body_size`, `keepalive_timeout`"
+    expecting = "a mapping with `threads`, `grace_period`, `max_body_size`, `keepalive_timeout`, `pid_file`"
 )]
 pub(crate) struct RawServer {
     /// `auto` or an integer >= 1.
@@ -52,6 +52,8 @@ pub(crate) struct RawServer {
     pub max_body_size: Option<Value>,
     /// Duration.
     pub keepalive_timeout: Option<Value>,
+    /// Path.
+    pub pid_file: Option<Value>,
 }
 
 /// `timeouts:` at the top level and inside a provider; every field is a duration.

@@ -120,7 +120,13 @@ pub(crate) fn validate(
     if d.has_errors() {
         return None;
     }
-    let (listen, (threads, grace_period, max_body_size, keepalive_timeout)) = (listen?, server?);
+    let (listen, (threads, grace_period, max_body_size, keepalive_timeout, pid_file)) =
+        (listen?, server?);
+    // Relative to the config file, like every other path a config names.
+    let pid_file = pid_file.map(|p| match source.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p,
+    });
     let resilience = resilience?;
     Some(Config {
         source: source.to_path_buf(),
@@ -130,6 +136,7 @@ pub(crate) fn validate(
             grace_period,
             max_body_size,
             keepalive_timeout,
+            pid_file,
         },
         admin,
         providers: providers.valid,
@@ -254,7 +261,7 @@ fn admin(
 }
 
 /// (threads, grace_period, max_body_size, keepalive_timeout)
-type Server = (usize, Duration, u64, Duration);
+type Server = (usize, Duration, u64, Duration, Option<std::path::PathBuf>);
 
 fn server(
     v: Option<&Value>,
@@ -294,7 +301,24 @@ fn server(
             None
         }
     };
-    Some((threads?, grace?, body?, keepalive?))
+    let pid_file = pid_file(raw.pid_file.as_ref(), &path.key("pid_file"), d);
+    Some((threads?, grace?, body?, keepalive?, pid_file?))
+}
+
+/// `pid_file`: a non-empty string (made absolute against the config's directory later).
+fn pid_file(
+    v: Option<&Value>,
+    path: &YamlPath,
+    d: &mut Diagnostics<'_>,
+) -> Option<Option<std::path::PathBuf>> {
+    match v {
+        None => Some(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(Some(s.into())),
+        Some(_) => {
+            d.at(path, "pid_file must be a non-empty path");
+            None
+        }
+    }
 }
 
 fn threads(
