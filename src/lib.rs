@@ -33,6 +33,7 @@ pub mod admin;
 pub mod balance;
 pub mod config;
 pub mod error;
+pub mod eventstream;
 pub mod llm;
 pub mod nginx;
 pub mod observe;
