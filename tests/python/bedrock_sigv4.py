@@ -3,15 +3,16 @@ gateway's signer (the aws-sigv4 crate) and of the mock's verifier.
 
   bedrock_sigv4.py vector     prints the Authorization botocore makes for the fixed request
                               the Rust unit test `signature_matches_botocore` signs
-  bedrock_sigv4.py verify     reads {"region","access_key_id","secret_access_key",
+  bedrock_sigv4.py [verify]   reads {"region","access_key_id","secret_access_key",
                               "session_token"?, "requests":[{"method","url","headers":[[k,v]],
-                              "body_b64"}]} on stdin; re-signs each request with botocore at
+                              "body_b64"}]} from $TOLLGATE_SIGV4_INPUT (else stdin); re-signs each request with botocore at
                               its own X-Amz-Date over the headers it signed; prints one line
                               per request and exits 1 on any mismatch
 """
 import base64
 import datetime
 import json
+import os
 import sys
 from unittest import mock
 
@@ -37,7 +38,8 @@ def vector():
 
 
 def verify():
-    cfg = json.load(sys.stdin)
+    raw = os.environ.get("TOLLGATE_SIGV4_INPUT")
+    cfg = json.loads(raw) if raw else json.load(sys.stdin)
     creds = Credentials(cfg["access_key_id"], cfg["secret_access_key"], cfg.get("session_token"))
     bad = 0
     for r in cfg["requests"]:
@@ -57,4 +59,4 @@ def verify():
 
 
 if __name__ == "__main__":
-    {"vector": vector, "verify": verify}[sys.argv[1]]()
+    {"vector": vector, "verify": verify}[sys.argv[1] if len(sys.argv) > 1 else "verify"]()
