@@ -17,6 +17,7 @@
 //! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
 //!   diagnostics); serving nginx configs is not built yet.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
+//! - [`eventstream`]: sans-IO AWS event-stream framing (Bedrock's ConverseStream), CRC-checked.
 //! - [`usage`]: token counting (tiktoken), provider usage extraction, include_usage injection.
 //! - [`quota`]: limits, windows, estimate → reserve → settle against a `QuotaStore`.
 //! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.

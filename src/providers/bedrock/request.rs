@@ -50,8 +50,10 @@ pub fn to_converse_request(req: &o::ChatRequest) -> Result<b::ConverseRequest, T
     });
     let inference = b::InferenceConfig {
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
-        temperature: req.temperature,
-        top_p: req.top_p,
+        // Converse's InferenceConfiguration allows 0..=1 for both (OpenAI's temperature goes
+        // to 2): clamped rather than refused, as for Anthropic targets.
+        temperature: req.temperature.map(|t| t.clamp(0.0, 1.0)),
+        top_p: req.top_p.map(|t| t.clamp(0.0, 1.0)),
         stop_sequences: req
             .stop
             .as_ref()

@@ -234,6 +234,15 @@ fn refusals_of_untranslatable_requests() {
 }
 
 #[test]
+fn temperature_is_clamped_to_converse_range() {
+    let out = translate(chat(json!({"temperature": 1.7, "top_p": 1}))).unwrap();
+    assert_eq!(
+        out["inferenceConfig"],
+        json!({"temperature": 1.0, "topP": 1.0})
+    );
+}
+
+#[test]
 fn max_tokens_falls_back_and_stop_accepts_a_string() {
     let out = translate(chat(json!({"max_tokens": 50, "stop": "##"}))).unwrap();
     assert_eq!(

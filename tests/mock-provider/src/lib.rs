@@ -200,6 +200,7 @@
 mod anthropic;
 mod bedrock;
 mod bedrock_frames;
+mod bedrock_validate;
 mod http1;
 mod openai;
 mod sigv4;
