@@ -11,7 +11,9 @@ CONFIG ?= conf/tollgate.yaml
 TOLLGATE_VENV ?= $(HOME)/.cache/tollgate/venv
 OPENAI_VERSION = 3.54.0
 ANTHROPIC_VERSION = 2.12.0
-VENV_STAMP = $(TOLLGATE_VENV)/.tollgate-openai-$(OPENAI_VERSION)-anthropic-$(ANTHROPIC_VERSION)
+# botocore checks the Bedrock mock's SigV4 verification independently of the gateway's signer.
+BOTOCORE_VERSION = 1.44.5
+VENV_STAMP = $(TOLLGATE_VENV)/.tollgate-openai-$(OPENAI_VERSION)-anthropic-$(ANTHROPIC_VERSION)-botocore-$(BOTOCORE_VERSION)
 
 # Installs the Debian packages given as arguments; `apt-get update` runs once, and only when
 # something is missing.
@@ -46,12 +48,13 @@ deps:
 	fi; \
 	apt_install "$$@"
 	@if [ ! -f "$(VENV_STAMP)" ]; then \
-		echo "make: creating $(TOLLGATE_VENV) (openai $(OPENAI_VERSION), anthropic $(ANTHROPIC_VERSION))"; \
+		echo "make: creating $(TOLLGATE_VENV) (openai $(OPENAI_VERSION), anthropic $(ANTHROPIC_VERSION), botocore $(BOTOCORE_VERSION))"; \
 		rm -rf "$(TOLLGATE_VENV)" && \
 		mkdir -p "$$(dirname "$(TOLLGATE_VENV)")" && \
 		$(PYTHON3) -m venv "$(TOLLGATE_VENV)" && \
 		"$(TOLLGATE_VENV)/bin/pip" install -q --disable-pip-version-check \
-			"openai==$(OPENAI_VERSION)" "anthropic==$(ANTHROPIC_VERSION)" && \
+			"openai==$(OPENAI_VERSION)" "anthropic==$(ANTHROPIC_VERSION)" \
+			"botocore==$(BOTOCORE_VERSION)" && \
 		touch "$(VENV_STAMP)"; \
 	fi
 

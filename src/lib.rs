@@ -20,6 +20,7 @@
 //! - [`http`]: the generic path's pure model: an nginx config lowered into servers,
 //!   locations, scripts and upstream balancers, with nginx 1.22's request-time rules.
 //! - [`sse`]: sans-IO Server-Sent Events framing.
+//! - [`eventstream`]: sans-IO AWS event-stream framing (Bedrock's ConverseStream), CRC-checked.
 //! - [`usage`]: token counting (tiktoken), provider usage extraction, include_usage injection.
 //! - [`quota`]: limits, windows, estimate → reserve → settle against a `QuotaStore`.
 //! - [`observe`]: Prometheus metrics; [`admin`]: /metrics, /healthz, /readyz.
@@ -37,6 +38,7 @@ pub mod balance;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod eventstream;
 pub mod http;
 pub mod lifecycle;
 pub mod llm;

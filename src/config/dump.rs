@@ -8,8 +8,9 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    AnthropicProvider, Config, HealthCheck, Limit, Measure, MockProvider, OnStoreError,
-    OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
+    AnthropicProvider, BedrockProvider, Config, HealthCheck, Limit, Measure, MockProvider,
+    OnStoreError, OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience,
+    Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
 
@@ -48,6 +49,7 @@ pub fn dump(config: &Config) -> String {
             ProviderKind::OpenAi(o) => openai(o),
             ProviderKind::Anthropic(a) => anthropic(a),
             ProviderKind::Mock(m) => mock(m),
+            ProviderKind::Bedrock(b) => bedrock(b),
         };
         providers.insert(str(name), v);
     }
@@ -233,6 +235,21 @@ fn anthropic(a: &AnthropicProvider) -> Value {
     ]);
     if let (Some(h), Value::Mapping(m)) = (&a.health_check, &mut m) {
         m.insert(str("health_check"), health_check(h));
+    }
+    m
+}
+
+fn bedrock(b: &BedrockProvider) -> Value {
+    let mut m = map([
+        ("kind", str("bedrock")),
+        ("region", str(&b.region)),
+        ("base_url", str(b.base_url.to_string())),
+        ("access_key_id", str(REDACTED)),
+        ("secret_access_key", str(REDACTED)),
+        ("timeouts", timeouts(&b.timeouts)),
+    ]);
+    if let (Some(_), Value::Mapping(m)) = (&b.session_token, &mut m) {
+        m.insert(str("session_token"), str(REDACTED));
     }
     m
 }

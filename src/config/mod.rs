@@ -15,6 +15,7 @@
 pub mod model;
 pub mod units;
 
+mod bedrock;
 mod dump;
 mod env;
 mod error;

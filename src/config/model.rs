@@ -337,6 +337,8 @@ pub enum ProviderKind {
     Anthropic(AnthropicProvider),
     /// The built-in offline mock: answers in-process, no network.
     Mock(MockProvider),
+    /// AWS Bedrock Runtime Converse / ConverseStream, SigV4-signed, reached by translation.
+    Bedrock(BedrockProvider),
 }
 
 impl ProviderKind {
@@ -346,6 +348,8 @@ impl ProviderKind {
             ProviderKind::OpenAi(o) => o.health_check.as_ref(),
             ProviderKind::Anthropic(a) => a.health_check.as_ref(),
             ProviderKind::Mock(_) => None,
+            // bedrock-runtime has no cheap authenticated GET to probe.
+            ProviderKind::Bedrock(_) => None,
         }
     }
 
@@ -355,6 +359,7 @@ impl ProviderKind {
             ProviderKind::OpenAi(_) => "openai",
             ProviderKind::Anthropic(_) => "anthropic",
             ProviderKind::Mock(_) => "mock",
+            ProviderKind::Bedrock(_) => "bedrock",
         }
     }
 }
@@ -389,6 +394,22 @@ pub struct AnthropicProvider {
     pub timeouts: Timeouts,
     /// Active health check (`GET {base_url}{path}`, default path `/v1/models`); `None` = none.
     pub health_check: Option<HealthCheck>,
+}
+
+/// An AWS Bedrock Runtime upstream (`POST {base_url}/model/{modelId}/converse[-stream]`),
+/// every request signed with SigV4 (service `bedrock`).
+#[derive(Debug, Clone)]
+pub struct BedrockProvider {
+    /// The signing region, e.g. `us-east-1`.
+    pub region: String,
+    /// Default `https://bedrock-runtime.{region}.amazonaws.com`; set for VPC endpoints and
+    /// test servers.
+    pub base_url: BaseUrl,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    /// For temporary credentials (sent as `x-amz-security-token`).
+    pub session_token: Option<Secret>,
+    pub timeouts: Timeouts,
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.

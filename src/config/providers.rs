@@ -15,7 +15,7 @@ use super::model::{
     AnthropicProvider, MockProvider, OpenAiProvider, Provider, ProviderKind, Secret, Timeouts,
 };
 use super::path::YamlPath;
-use super::raw::{RawAnthropic, RawMock, RawOpenAi, PROVIDER_KINDS};
+use super::raw::{RawAnthropic, RawBedrock, RawMock, RawOpenAi, PROVIDER_KINDS};
 use super::units::kind;
 use super::url::parse_base_url;
 use super::validate::{duration, entries, one_of, timeouts, Context};
@@ -115,6 +115,10 @@ fn provider_kind(
         "mock" => {
             let raw: RawMock = d.deserialize(&rest, path)?;
             mock(raw, path, d).map(ProviderKind::Mock)
+        }
+        "bedrock" => {
+            let raw: RawBedrock = d.deserialize(&rest, path)?;
+            super::bedrock::bedrock(raw, path, defaults, cx, d).map(ProviderKind::Bedrock)
         }
         other => {
             d.at(

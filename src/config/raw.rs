@@ -28,7 +28,7 @@ pub(crate) const SECTIONS: &[&str] = &[
 ];
 
 /// Every provider `kind`.
-pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "mock"];
+pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "mock", "bedrock"];
 
 /// `admin:`
 #[derive(Debug, Deserialize)]
@@ -100,6 +100,21 @@ pub(crate) struct RawAnthropic {
     pub default_max_tokens: Option<u64>,
     pub timeouts: Option<RawTimeouts>,
     pub health_check: Option<RawHealthCheck>,
+}
+
+/// `providers.<name>` with `kind: bedrock` (the `kind` field is taken out before this is read).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `region`, `base_url`, `access_key_id`, `secret_access_key`, `session_token`, `timeouts`"
+)]
+pub(crate) struct RawBedrock {
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub timeouts: Option<RawTimeouts>,
 }
 
 /// `providers.<name>.health_check`

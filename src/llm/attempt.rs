@@ -35,7 +35,9 @@ use super::{relay, relay_translated, Gateway};
 use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
-use crate::config::{AnthropicProvider, BaseUrl, ModelGroup, ProviderKind, Target, Timeouts};
+use crate::config::{
+    AnthropicProvider, BaseUrl, BedrockProvider, ModelGroup, ProviderKind, Target, Timeouts,
+};
 use crate::error::GatewayError;
 use crate::providers;
 use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
@@ -206,6 +208,10 @@ async fn attempt_once<'a>(
             Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
             Err(e) => return Step::Done(Err(e)),
         },
+        ProviderKind::Bedrock(p) => match bedrock_request(p, req, target, log.provider) {
+            Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
+            Err(e) => return Step::Done(Err(e)),
+        },
         ProviderKind::Mock(m) => {
             let body = request::with_model(body, head, &target.model);
             let reply = match providers::mock::reply(m, req.route, head, &body, &target.model) {
@@ -332,6 +338,31 @@ fn anthropic_request(
         .map_err(|e| relay_translated::translate_error(provider, e))
 }
 
+/// The Converse request for a Bedrock target, from the client's ORIGINAL body, signed now
+/// (each attempt signs its own body and time). Only chat is translated.
+fn bedrock_request(
+    p: &BedrockProvider,
+    req: &Request<'_, '_>,
+    target: &Target,
+    provider: &str,
+) -> Result<UpstreamRequest, GatewayError> {
+    use providers::bedrock_target::{build_request, BuildError};
+    if !matches!(req.route, Route::ChatCompletions) {
+        return Err(GatewayError::Untranslatable(format!(
+            "Not supported by this model's provider: {}.",
+            req.route.label()
+        )));
+    }
+    let now = SystemTime::now();
+    build_request(p, req.body, &target.model, req.head.stream, now).map_err(|e| match e {
+        BuildError::Translate(e) => relay_translated::translate_error(provider, e),
+        BuildError::Sign(e) => {
+            log::error!("provider {provider}: {e}");
+            GatewayError::Internal
+        }
+    })
+}
+
 /// Reads a retryable response completely, so it can be relayed if it is the last failure.
 async fn read_failure(mut ex: Exchange, provider: &str) -> Failure {
     match ex.read_all(MAX_ERROR_BODY).await {
@@ -384,6 +415,8 @@ pub(crate) fn asks_stream_usage(target: &Target) -> bool {
         ProviderKind::OpenAi(p) => p.stream_usage,
         // Anthropic streams carry usage unasked; its API rejects `stream_options`.
         ProviderKind::Anthropic(_) => false,
+        // ConverseStream reports usage in its `metadata` event unasked.
+        ProviderKind::Bedrock(_) => false,
         ProviderKind::Mock(_) => true,
     }
 }

@@ -102,7 +102,7 @@ impl ProbeTarget {
                 base_url: a.base_url.clone(),
                 headers: anthropic_target::auth_headers(a),
             }),
-            ProviderKind::Mock(_) => None,
+            ProviderKind::Mock(_) | ProviderKind::Bedrock(_) => None,
         }
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod anthropic;
 pub mod anthropic_target;
+pub mod bedrock;
+pub mod bedrock_target;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
@@ -16,6 +18,7 @@ pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translat
     use crate::config::ProviderKind;
     match kind {
         ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
+        ProviderKind::Bedrock(_) => Some(&bedrock_target::BedrockCodec),
         ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
     }
 }

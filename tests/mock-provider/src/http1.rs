@@ -107,6 +107,7 @@ where
         let n = shared.next_request_number();
         let (reply, problems) = openai::handle(&shared.opts, n, &rx.req);
         let messages_api = anthropic::is_messages(&rx.req.target);
+        let converse_api = crate::bedrock::route(openai::path_of(&rx.req.target)).is_some();
         if shared.recording() {
             let Incoming {
                 method,
@@ -136,6 +137,11 @@ where
                 headers,
                 body,
             }) if messages_api => anthropic::status_reply(status, headers, body),
+            Some(Fault::Status {
+                status,
+                headers,
+                body,
+            }) if converse_api => crate::bedrock::status_reply(status, headers, body),
             Some(Fault::Status {
                 status,
                 headers,

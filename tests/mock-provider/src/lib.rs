@@ -181,6 +181,13 @@
 //! `GET /v1/models` with an `anthropic-version` header answers Anthropic's model list
 //! (`claude-mock`) behind the same `x-api-key` check.
 //!
+//! # Bedrock
+//!
+//! `POST /model/{modelId}/converse` and `/converse-stream` speak Bedrock Runtime's Converse API
+//! (providers.md §5): SigV4 verification with [`Options::bedrock`], validation
+//! (`ValidationException`), and answers as JSON or real `application/vnd.amazon.eventstream`
+//! frames cut across writes. See the `bedrock` module for the rules.
+//!
 //! # Faults
 //!
 //! Each request takes the next [`Fault`] from the queue filled by [`MockProvider::push_fault`]
@@ -191,8 +198,12 @@
 #![warn(missing_docs)]
 
 mod anthropic;
+mod bedrock;
+mod bedrock_frames;
+mod bedrock_validate;
 mod http1;
 mod openai;
+mod sigv4;
 mod tls;
 
 use std::collections::VecDeque;
@@ -228,6 +239,20 @@ pub struct Options {
     /// Serve HTTPS with a certificate from a CA made at start (see the crate docs, "TLS").
     /// Default false: plain HTTP.
     pub tls: bool,
+    /// AWS credentials the Bedrock endpoints (`/model/{id}/converse[-stream]`) check SigV4
+    /// signatures against (403 on a bad one). `None` disables the check.
+    pub bedrock: Option<BedrockAuth>,
+}
+
+/// The credentials a SigV4-signed Bedrock request must be signed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BedrockAuth {
+    /// Must match the `Credential=` scope.
+    pub access_key_id: String,
+    /// Signs the request.
+    pub secret_access_key: String,
+    /// When set, `x-amz-security-token` must carry it (and be signed); when not, must be absent.
+    pub session_token: Option<String>,
 }
 
 impl Default for Options {
@@ -238,6 +263,7 @@ impl Default for Options {
             token_interval: Duration::ZERO,
             validate: true,
             tls: false,
+            bedrock: None,
         }
     }
 }

@@ -46,6 +46,7 @@ async fn main() -> ExitCode {
         token_interval: Duration::from_millis(args.token_interval_ms),
         validate: !args.no_validate,
         tls: false,
+        bedrock: None,
     };
     let mock = match MockProvider::bind(args.listen, opts).await {
         Ok(mock) => mock,
