@@ -152,7 +152,7 @@ pub fn format_size(bytes: u64) -> String {
         return "0".to_string();
     }
     for (unit, name) in UNITS {
-        if bytes % unit == 0 {
+        if bytes.is_multiple_of(unit) {
             return format!("{}{name}", bytes / unit);
         }
     }

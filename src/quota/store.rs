@@ -99,7 +99,7 @@ impl MemoryStore {
         let now = (self.clock)();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.ops += 1;
-        if st.ops % SWEEP_EVERY == 0 {
+        if st.ops.is_multiple_of(SWEEP_EVERY) {
             st.values.retain(|_, (_, exp)| *exp > now);
         }
         let get = |st: &Counters, c: &str, b: i64| {
