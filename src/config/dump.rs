@@ -44,6 +44,7 @@ pub fn dump(config: &Config) -> String {
         let v = match &p.kind {
             ProviderKind::OpenAi(o) => openai(o),
             ProviderKind::Anthropic(a) => anthropic(a),
+            ProviderKind::Gemini(g) => gemini(g),
             ProviderKind::Mock(m) => mock(m),
         };
         providers.insert(str(name), v);
@@ -229,6 +230,20 @@ fn anthropic(a: &AnthropicProvider) -> Value {
         ("timeouts", timeouts(&a.timeouts)),
     ]);
     if let (Some(h), Value::Mapping(m)) = (&a.health_check, &mut m) {
+        m.insert(str("health_check"), health_check(h));
+    }
+    m
+}
+
+fn gemini(g: &crate::config::GeminiProvider) -> Value {
+    let mut m = map([
+        ("kind", str("gemini")),
+        ("base_url", str(g.base_url.to_string())),
+        ("api_key", str(REDACTED)),
+        ("api_version", str(&g.api_version)),
+        ("timeouts", timeouts(&g.timeouts)),
+    ]);
+    if let (Some(h), Value::Mapping(m)) = (&g.health_check, &mut m) {
         m.insert(str("health_check"), health_check(h));
     }
     m

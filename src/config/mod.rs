@@ -18,6 +18,7 @@ pub mod units;
 mod dump;
 mod env;
 mod error;
+mod gemini;
 mod keys;
 mod lines;
 mod models;

@@ -28,7 +28,7 @@ pub(crate) const SECTIONS: &[&str] = &[
 ];
 
 /// Every provider `kind`.
-pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "mock"];
+pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "gemini", "mock"];
 
 /// `admin:`
 #[derive(Debug, Deserialize)]

@@ -35,7 +35,9 @@ use super::{relay, relay_translated, Gateway};
 use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
-use crate::config::{AnthropicProvider, BaseUrl, ModelGroup, ProviderKind, Target, Timeouts};
+use crate::config::{
+    AnthropicProvider, BaseUrl, GeminiProvider, ModelGroup, ProviderKind, Target, Timeouts,
+};
 use crate::error::GatewayError;
 use crate::providers;
 use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
@@ -206,6 +208,10 @@ async fn attempt_once<'a>(
             Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
             Err(e) => return Step::Done(Err(e)),
         },
+        ProviderKind::Gemini(p) => match gemini_request(p, req, target, log.provider) {
+            Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
+            Err(e) => return Step::Done(Err(e)),
+        },
         ProviderKind::Mock(m) => {
             let body = request::with_model(body, head, &target.model);
             let reply = match providers::mock::reply(m, req.route, head, &body, &target.model) {
@@ -234,7 +240,10 @@ async fn attempt_once<'a>(
         let ttfb = Some(ex.ttfb);
         record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
         let out = match codec {
-            Some(c) => relay_translated::relay(c, ex, ds, log).await,
+            Some(c) => {
+                let answer = relay_translated::answer_kind(req.route, req.body, log);
+                relay_translated::relay(c, answer, ex, ds, log).await
+            }
             None => relay::relay(ex, ds, log).await,
         };
         settle_tokens(&mut lease, log);
@@ -332,6 +341,28 @@ fn anthropic_request(
         .map_err(|e| relay_translated::translate_error(provider, e))
 }
 
+/// The request for a Gemini target, encoded from the client's ORIGINAL body (never the
+/// usage-injected one) with the target's model: chat, or embeddings.
+fn gemini_request(
+    p: &GeminiProvider,
+    req: &Request<'_, '_>,
+    target: &Target,
+    provider: &str,
+) -> Result<UpstreamRequest, GatewayError> {
+    use providers::gemini_target::{build_embeddings_request, build_request};
+    let built = match req.route {
+        Route::ChatCompletions => build_request(p, req.body, &target.model, req.head.stream),
+        Route::Embeddings => build_embeddings_request(p, req.body, &target.model),
+        other => {
+            return Err(GatewayError::Untranslatable(format!(
+                "Not supported by this model's provider: {}.",
+                other.label()
+            )))
+        }
+    };
+    built.map_err(|e| relay_translated::translate_error(provider, e))
+}
+
 /// Reads a retryable response completely, so it can be relayed if it is the last failure.
 async fn read_failure(mut ex: Exchange, provider: &str) -> Failure {
     match ex.read_all(MAX_ERROR_BODY).await {
@@ -382,8 +413,8 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
 pub(crate) fn asks_stream_usage(target: &Target) -> bool {
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => p.stream_usage,
-        // Anthropic streams carry usage unasked; its API rejects `stream_options`.
-        ProviderKind::Anthropic(_) => false,
+        // Anthropic and Gemini streams carry usage unasked; their APIs reject `stream_options`.
+        ProviderKind::Anthropic(_) | ProviderKind::Gemini(_) => false,
         ProviderKind::Mock(_) => true,
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod anthropic;
 pub mod anthropic_target;
+pub mod gemini;
+pub mod gemini_target;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
@@ -16,6 +18,7 @@ pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translat
     use crate::config::ProviderKind;
     match kind {
         ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
+        ProviderKind::Gemini(_) => Some(&gemini_target::GeminiCodec),
         ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
     }
 }
