@@ -107,6 +107,7 @@ where
         let n = shared.next_request_number();
         let (reply, problems) = openai::handle(&shared.opts, n, &rx.req);
         let messages_api = anthropic::is_messages(&rx.req.target);
+        let gemini_api = crate::gemini::is_gemini(&rx.req.target);
         if shared.recording() {
             let Incoming {
                 method,
@@ -136,6 +137,11 @@ where
                 headers,
                 body,
             }) if messages_api => anthropic::status_reply(status, headers, body),
+            Some(Fault::Status {
+                status,
+                headers,
+                body,
+            }) if gemini_api => crate::gemini::status_reply(status, headers, body),
             Some(Fault::Status {
                 status,
                 headers,

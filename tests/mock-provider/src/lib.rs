@@ -181,6 +181,14 @@
 //! `GET /v1/models` with an `anthropic-version` header answers Anthropic's model list
 //! (`claude-mock`) behind the same `x-api-key` check.
 //!
+//! # Gemini
+//!
+//! `POST /{version}/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` and
+//! `:batchEmbedContents`, and `GET /{version}/models` (any version but `v1`'s bare `/v1/models`,
+//! which stays OpenAI's) speak Google's Gemini API (providers.md §4): `x-goog-api-key` auth,
+//! Google-shaped errors (a 429 [`Fault::Status`] without a body carries `RetryInfo` with
+//! `retryDelay: "3s"`), validation and the rules in the `gemini` module docs.
+//!
 //! # Faults
 //!
 //! Each request takes the next [`Fault`] from the queue filled by [`MockProvider::push_fault`]
@@ -191,6 +199,8 @@
 #![warn(missing_docs)]
 
 mod anthropic;
+mod gemini;
+mod gemini_validate;
 mod http1;
 mod openai;
 mod tls;
