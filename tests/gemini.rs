@@ -385,3 +385,61 @@ async fn official_openai_and_anthropic_sdks() {
     assert!(reqs.len() >= 10, "upstream saw {} requests", reqs.len());
     assert_clean(&reqs);
 }
+
+/// The health probe is `GET /v1beta/models` with the Gemini key, and a failing probe takes the
+/// target out of rotation.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_check_probes_the_model_list_with_the_key() {
+    let mock = start_mock().await;
+    let up = start_mock().await;
+    let yaml = CONFIG
+        .replace(
+            r#"api_key: "sk-upstream-test" }
+  up:"#,
+            r#"api_key: "sk-upstream-test", health_check: { interval: 100ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 1 } }
+  up:"#,
+        )
+        .replace("{root}", mock.base_url().trim_end_matches("/v1"))
+        .replace("{upstream}", &up.base_url());
+    let gw = start_gateway(yaml).await;
+    let healthy = |want: f64| {
+        let gw = &gw;
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                let r = client().get(gw.admin_url("/metrics")).send().await.unwrap();
+                let text = r.text().await.unwrap();
+                let got =
+                    common::metric_sum(&text, "tollgate_provider_healthy", &[("provider", "gem")]);
+                if got == want || tokio::time::Instant::now() >= deadline {
+                    return got;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(healthy(1.0).await, 1.0);
+    mock.set_fault_always(Some(Fault::Status {
+        status: 503,
+        headers: vec![],
+        body: None,
+    }));
+    assert_eq!(healthy(0.0).await, 0.0);
+    let v: Value = post(&gw, "/v1/chat/completions", &chat("gemini-then-gpt"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["model"], "gpt-4o-2024-08-06", "{v}");
+    mock.set_fault_always(None);
+    assert_eq!(healthy(1.0).await, 1.0);
+    let probes = gemini_requests(&mock);
+    assert!(!probes.is_empty());
+    for p in &probes {
+        assert_eq!(
+            (p.method.as_str(), p.path.as_str()),
+            ("GET", "/v1beta/models")
+        );
+    }
+    assert_clean(&probes);
+}

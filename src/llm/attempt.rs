@@ -10,8 +10,10 @@
 //! once a response head went to the client. Anthropic targets: the request is encoded from the
 //! client's original body (a request Anthropic cannot express ends the request with a 400, no
 //! fallback: every target of a model group should serve the same requests), 529 is retryable
-//! too, and their failures are translated to the OpenAI shape when read. Must not: know
-//! provider wire details beyond "build a request" (providers/), or parse retry hints itself
+//! too, and their failures are translated to the OpenAI shape when read. Gemini targets likewise
+//! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
+//! breaker reads it like any header). Must not: know provider wire details beyond "build a
+//! request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
 //!
 //! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt

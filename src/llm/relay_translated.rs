@@ -3,8 +3,10 @@
 //! a client status (e.g. Anthropic's 529 → 503), and a provider stream
 //! `chat.completion.chunk` events, one per HTTP chunk.
 //!
-//! Owns: driving a pure codec ([`ResponseCodec`]) with the upstream bytes, and feeding the
-//! usage meter the TRANSLATED output, so quotas and token metrics see the provider's numbers.
+//! Owns: driving a pure codec ([`ResponseCodec`]) with the upstream bytes (a chat answer or,
+//! for `/v1/embeddings`, an embeddings list: [`AnswerKind`]), turning a retry delay the codec
+//! found in an error body into `Retry-After`, and feeding the usage meter the TRANSLATED
+//! output, so quotas and token metrics see the provider's numbers.
 //! Must not: choose targets, retry, or parse any provider's JSON itself.
 
 use std::time::{SystemTime, UNIX_EPOCH};
