@@ -48,6 +48,7 @@ pub fn dump(config: &Config) -> String {
         let v = match &p.kind {
             ProviderKind::OpenAi(o) => openai(o),
             ProviderKind::Anthropic(a) => anthropic(a),
+            ProviderKind::Gemini(g) => gemini(g),
             ProviderKind::Mock(m) => mock(m),
             ProviderKind::Bedrock(b) => bedrock(b),
         };
@@ -250,6 +251,20 @@ fn bedrock(b: &BedrockProvider) -> Value {
     ]);
     if let (Some(_), Value::Mapping(m)) = (&b.session_token, &mut m) {
         m.insert(str("session_token"), str(REDACTED));
+    }
+    m
+}
+
+fn gemini(g: &crate::config::GeminiProvider) -> Value {
+    let mut m = map([
+        ("kind", str("gemini")),
+        ("base_url", str(g.base_url.to_string())),
+        ("api_key", str(REDACTED)),
+        ("api_version", str(&g.api_version)),
+        ("timeouts", timeouts(&g.timeouts)),
+    ]);
+    if let (Some(h), Value::Mapping(m)) = (&g.health_check, &mut m) {
+        m.insert(str("health_check"), health_check(h));
     }
     m
 }

@@ -18,7 +18,7 @@ providers:
     base_url: "ftp://x"
     api_key: "${MISSING_KEY}"
   demo: { kind: mock, embedding_dimensions: 9000 }
-  weird: { kind: gemini }
+  weird: { kind: palm }
 models:
   demo:
     targets:
@@ -38,7 +38,7 @@ keys:
         r#"conf/x.yaml:8:15: providers.openai.base_url: invalid base_url "ftp://x": unsupported scheme `ftp`; expected http://host[:port][/path] or https://host[:port][/path]"#,
         "conf/x.yaml:9:14: providers.openai.api_key: environment variable MISSING_KEY is not set",
         "conf/x.yaml:10:45: providers.demo.embedding_dimensions: embedding_dimensions must be between 1 and 4096, found 9000",
-        "conf/x.yaml:11:18: providers.weird.kind: unknown provider kind `gemini`, expected one of `openai`, `anthropic`, `mock`, `bedrock`",
+        "conf/x.yaml:11:18: providers.weird.kind: unknown provider kind `palm`, expected one of `openai`, `anthropic`, `gemini`, `bedrock`, `mock`",
         "conf/x.yaml:16:21: models.demo.targets[1].provider: unknown provider `nowhere`; known providers: `demo`, `openai`, `weird`",
         "conf/x.yaml:17:35: models.demo.targets[2].weight: invalid value: integer `-1`, expected u32",
         "conf/x.yaml:20:7: keys[1]: same secret as keys[0] (`a`); every key must be distinct",
@@ -73,7 +73,7 @@ fn missing_sections_and_fields() {
     let text = "listen: []\nproviders:\n  p: { base_url: x }\nmodels:\n  m: { owned_by: me }\n";
     assert_eq!(errors(text), [
         "conf/x.yaml:1:1: listen: at least one listen address is required, e.g. listen: [\"127.0.0.1:8080\"]",
-        "conf/x.yaml:3:3: providers.p: missing field `kind`, expected one of `openai`, `anthropic`, `mock`, `bedrock`",
+        "conf/x.yaml:3:3: providers.p: missing field `kind`, expected one of `openai`, `anthropic`, `gemini`, `bedrock`, `mock`",
         "conf/x.yaml:5:3: models.m: missing field `targets`",
     ]);
 }
@@ -161,7 +161,7 @@ fn wrong_shapes_name_what_was_expected() {
     let text = "listen: [8080]\nadmin: { listen: \"127.0.0.1:8080\" }\nproviders:\n  p: null\n  q: { kind: mock, tokens_per_second: 0 }\nmodels:\n  m: null\n  n: { targets: [] }\n  o: [1]\nkeys: { a: 1 }\ntimeouts: { idle: 0s }\n";
     assert_eq!(errors(text), [
         "conf/x.yaml:1:10: listen[0]: expected an address string, found a number: expected \"ip:port\", e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
-        "conf/x.yaml:4:6: providers.p: expected a mapping with a `kind` (`openai`, `anthropic`, `mock`, `bedrock`), found nothing (null)",
+        "conf/x.yaml:4:6: providers.p: expected a mapping with a `kind` (`openai`, `anthropic`, `gemini`, `bedrock`, `mock`), found nothing (null)",
         "conf/x.yaml:5:39: providers.q.tokens_per_second: tokens_per_second must be a number greater than 0 (omit it for no pacing)",
         "conf/x.yaml:7:6: models.m: missing field `targets`",
         "conf/x.yaml:8:8: models.n.targets: at least one target is required",
@@ -300,5 +300,60 @@ models: { c: { targets: [ { provider: a }, { provider: b } ] } }
         "conf/x.yaml:3:3: providers.a: missing field `api_key` (Anthropic requires a key)",
         "conf/x.yaml:4:57: providers.b.default_max_tokens: default_max_tokens must be at least 1",
         "conf/x.yaml:4:69: providers.b.version: version must be a non-empty header value such as `2023-06-01`",
+    ]);
+}
+
+#[test]
+fn gemini_provider_defaults_and_errors() {
+    let text = "listen: 127.0.0.1:8080
+providers:
+  g: { kind: gemini, api_key: AIza-secret }
+models: { c: { targets: [ { provider: g, model: gemini-2.5-flash } ] } }
+";
+    let ok = load_ok(text);
+    let ProviderKind::Gemini(g) = &ok.providers["g"].kind else {
+        panic!("gemini kind")
+    };
+    assert_eq!(
+        g.base_url.to_string(),
+        "https://generativelanguage.googleapis.com"
+    );
+    assert_eq!(g.api_key.expose(), "AIza-secret");
+    assert_eq!(
+        (g.api_version.as_str(), g.api_root().as_str()),
+        ("v1beta", "/v1beta")
+    );
+    assert!(g.health_check.is_none());
+    let checked = load_ok(&text.replace(
+        "api_key: AIza-secret }",
+        "api_key: AIza-secret, api_version: v1, base_url: \"http://127.0.0.1:9/g\", health_check: { interval: 5s } }",
+    ));
+    let ProviderKind::Gemini(g) = &checked.providers["g"].kind else {
+        panic!("gemini kind")
+    };
+    assert_eq!(g.api_root(), "/g/v1");
+    assert_eq!(
+        g.health_check.as_ref().map(|h| h.path.as_str()),
+        Some("/v1/models")
+    );
+    let dumped = super::dump(&ok);
+    assert!(!dumped.contains("AIza-secret"), "{dumped}");
+    assert!(dumped.contains("kind: gemini"), "{dumped}");
+    assert!(dumped.contains("api_version: v1beta"), "{dumped}");
+
+    let bad = "listen: 127.0.0.1:8080
+providers:
+  a: { kind: gemini }
+  b: { kind: gemini, api_key: k, api_version: \"v1/../x\", version: x }
+models: { c: { targets: [ { provider: a }, { provider: b } ] } }
+";
+    assert_eq!(errors(bad), [
+        "conf/x.yaml:3:3: providers.a: missing field `api_key` (Gemini requires a key)",
+        "conf/x.yaml:4:58: providers.b.version: unknown field `version`, expected one of `base_url`, `api_key`, `api_version`, `timeouts`, `health_check`",
+    ]);
+    let bad = bad.replace(", version: x", "");
+    assert_eq!(errors(&bad), [
+        "conf/x.yaml:3:3: providers.a: missing field `api_key` (Gemini requires a key)",
+        "conf/x.yaml:4:47: providers.b.api_version: api_version must be a path segment such as `v1beta` or `v1`, found \"v1/../x\"",
     ]);
 }

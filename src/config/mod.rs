@@ -19,6 +19,7 @@ mod bedrock;
 mod dump;
 mod env;
 mod error;
+mod gemini;
 mod keys;
 mod lines;
 mod models;

@@ -335,6 +335,8 @@ pub enum ProviderKind {
     OpenAi(OpenAiProvider),
     /// Anthropic's Messages API, reached from the OpenAI front door by translation.
     Anthropic(AnthropicProvider),
+    /// Google's Gemini API (generateContent), reached from the OpenAI front door by translation.
+    Gemini(GeminiProvider),
     /// The built-in offline mock: answers in-process, no network.
     Mock(MockProvider),
     /// AWS Bedrock Runtime Converse / ConverseStream, SigV4-signed, reached by translation.
@@ -347,6 +349,7 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi(o) => o.health_check.as_ref(),
             ProviderKind::Anthropic(a) => a.health_check.as_ref(),
+            ProviderKind::Gemini(g) => g.health_check.as_ref(),
             ProviderKind::Mock(_) => None,
             // bedrock-runtime has no cheap authenticated GET to probe.
             ProviderKind::Bedrock(_) => None,
@@ -358,6 +361,7 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi(_) => "openai",
             ProviderKind::Anthropic(_) => "anthropic",
+            ProviderKind::Gemini(_) => "gemini",
             ProviderKind::Mock(_) => "mock",
             ProviderKind::Bedrock(_) => "bedrock",
         }
@@ -410,6 +414,27 @@ pub struct BedrockProvider {
     /// For temporary credentials (sent as `x-amz-security-token`).
     pub session_token: Option<Secret>,
     pub timeouts: Timeouts,
+}
+
+/// A Gemini API upstream (`POST {base_url}/{api_version}/models/{model}:generateContent`).
+#[derive(Debug, Clone)]
+pub struct GeminiProvider {
+    /// Default `https://generativelanguage.googleapis.com` (no version: `api_version` adds it).
+    pub base_url: BaseUrl,
+    /// Sent as `x-goog-api-key` (never in the URL, where logs would keep it).
+    pub api_key: Secret,
+    /// The version path segment, default `v1beta`.
+    pub api_version: String,
+    pub timeouts: Timeouts,
+    /// Active health check (`GET {base_url}{path}`, default path `/{api_version}/models`).
+    pub health_check: Option<HealthCheck>,
+}
+
+impl GeminiProvider {
+    /// `{base path}/{api_version}`: the prefix of every API path.
+    pub fn api_root(&self) -> String {
+        format!("{}/{}", self.base_url.path, self.api_version)
+    }
 }
 
 /// A parsed `http(s)://host[:port][/path]` base URL.

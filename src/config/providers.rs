@@ -112,6 +112,10 @@ fn provider_kind(
             let raw: RawAnthropic = d.deserialize(&rest, path)?;
             anthropic(raw, path, defaults, cx, d).map(ProviderKind::Anthropic)
         }
+        "gemini" => {
+            let raw: super::gemini::RawGemini = d.deserialize(&rest, path)?;
+            super::gemini::gemini(raw, path, defaults, cx, d).map(ProviderKind::Gemini)
+        }
         "mock" => {
             let raw: RawMock = d.deserialize(&rest, path)?;
             mock(raw, path, d).map(ProviderKind::Mock)

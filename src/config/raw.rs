@@ -28,7 +28,7 @@ pub(crate) const SECTIONS: &[&str] = &[
 ];
 
 /// Every provider `kind`.
-pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "mock", "bedrock"];
+pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "gemini", "bedrock", "mock"];
 
 /// `admin:`
 #[derive(Debug, Deserialize)]

@@ -10,8 +10,10 @@
 //! once a response head went to the client. Anthropic targets: the request is encoded from the
 //! client's original body (a request Anthropic cannot express ends the request with a 400, no
 //! fallback: every target of a model group should serve the same requests), 529 is retryable
-//! too, and their failures are translated to the OpenAI shape when read. Must not: know
-//! provider wire details beyond "build a request" (providers/), or parse retry hints itself
+//! too, and their failures are translated to the OpenAI shape when read. Gemini targets likewise
+//! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
+//! breaker reads it like any header). Must not: know provider wire details beyond "build a
+//! request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
 //!
 //! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt
@@ -36,7 +38,8 @@ use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
 use crate::config::{
-    AnthropicProvider, BaseUrl, BedrockProvider, ModelGroup, ProviderKind, Target, Timeouts,
+    AnthropicProvider, BaseUrl, BedrockProvider, GeminiProvider, ModelGroup, ProviderKind, Target,
+    Timeouts,
 };
 use crate::error::GatewayError;
 use crate::providers;
@@ -212,6 +215,10 @@ async fn attempt_once<'a>(
             Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
             Err(e) => return Step::Done(Err(e)),
         },
+        ProviderKind::Gemini(p) => match gemini_request(p, req, target, log.provider) {
+            Ok(upstream_req) => send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await,
+            Err(e) => return Step::Done(Err(e)),
+        },
         ProviderKind::Mock(m) => {
             let body = request::with_model(body, head, &target.model);
             let reply = match providers::mock::reply(m, req.route, head, &body, &target.model) {
@@ -240,7 +247,10 @@ async fn attempt_once<'a>(
         let ttfb = Some(ex.ttfb);
         record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
         let out = match codec {
-            Some(c) => relay_translated::relay(c, ex, ds, log).await,
+            Some(c) => {
+                let answer = relay_translated::answer_kind(req.route, req.body, log);
+                relay_translated::relay(c, answer, ex, ds, log).await
+            }
             None => relay::relay(ex, ds, log).await,
         };
         settle_tokens(&mut lease, log);
@@ -363,6 +373,28 @@ fn bedrock_request(
     })
 }
 
+/// The request for a Gemini target, encoded from the client's ORIGINAL body (never the
+/// usage-injected one) with the target's model: chat, or embeddings.
+fn gemini_request(
+    p: &GeminiProvider,
+    req: &Request<'_, '_>,
+    target: &Target,
+    provider: &str,
+) -> Result<UpstreamRequest, GatewayError> {
+    use providers::gemini_target::{build_embeddings_request, build_request};
+    let built = match req.route {
+        Route::ChatCompletions => build_request(p, req.body, &target.model, req.head.stream),
+        Route::Embeddings => build_embeddings_request(p, req.body, &target.model),
+        other => {
+            return Err(GatewayError::Untranslatable(format!(
+                "Not supported by this model's provider: {}.",
+                other.label()
+            )))
+        }
+    };
+    built.map_err(|e| relay_translated::translate_error(provider, e))
+}
+
 /// Reads a retryable response completely, so it can be relayed if it is the last failure.
 async fn read_failure(mut ex: Exchange, provider: &str) -> Failure {
     match ex.read_all(MAX_ERROR_BODY).await {
@@ -413,10 +445,10 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
 pub(crate) fn asks_stream_usage(target: &Target) -> bool {
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => p.stream_usage,
-        // Anthropic streams carry usage unasked; its API rejects `stream_options`.
-        ProviderKind::Anthropic(_) => false,
         // ConverseStream reports usage in its `metadata` event unasked.
         ProviderKind::Bedrock(_) => false,
+        // Anthropic and Gemini streams carry usage unasked; their APIs reject `stream_options`.
+        ProviderKind::Anthropic(_) | ProviderKind::Gemini(_) => false,
         ProviderKind::Mock(_) => true,
     }
 }

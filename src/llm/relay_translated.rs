@@ -3,8 +3,10 @@
 //! a client status (e.g. Anthropic's 529 → 503), and a provider stream
 //! `chat.completion.chunk` events, one per HTTP chunk.
 //!
-//! Owns: driving a pure codec ([`ResponseCodec`]) with the upstream bytes, and feeding the
-//! usage meter the TRANSLATED output, so quotas and token metrics see the provider's numbers.
+//! Owns: driving a pure codec ([`ResponseCodec`]) with the upstream bytes (a chat answer or,
+//! for `/v1/embeddings`, an embeddings list: [`AnswerKind`]), turning a retry delay the codec
+//! found in an error body into `Retry-After`, and feeding the usage meter the TRANSLATED
+//! output, so quotas and token metrics see the provider's numbers.
 //! Must not: choose targets, retry, or parse any provider's JSON itself.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,18 +17,37 @@ use http::HeaderValue;
 use super::downstream::{Downstream, ResponseHead};
 use super::handler::RequestLog;
 use super::relay::{self, FailedResponse};
+use super::route::Route;
 use crate::error::GatewayError;
 use crate::providers::translate::{
-    DecodeOptions, ResponseCodec, StreamOptions, StreamOutcome, TranslateError,
+    AnswerKind, DecodeOptions, EmbeddingsOptions, ResponseCodec, StreamOptions, StreamOutcome,
+    TranslateError,
 };
 use crate::upstream::Exchange;
 
 /// Largest non-streamed upstream response we buffer.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
+/// What the client's route makes of a 2xx answer: embeddings need the client's encoding and
+/// the prompt estimate (some providers report no usage for them).
+pub(crate) fn answer_kind(route: &Route, client_body: &[u8], log: &RequestLog<'_>) -> AnswerKind {
+    match route {
+        Route::Embeddings => {
+            let estimate = log.meter.as_ref().map_or(0, |m| m.prompt_estimate());
+            AnswerKind::Embeddings(EmbeddingsOptions::from_request(
+                client_body,
+                log.model,
+                estimate,
+            ))
+        }
+        _ => AnswerKind::Chat,
+    }
+}
+
 /// Relays a translated provider's response whose head has arrived.
 pub(crate) async fn relay(
     codec: &dyn ResponseCodec,
+    answer: AnswerKind,
     mut ex: Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -38,7 +59,7 @@ pub(crate) async fn relay(
     } else if codec.is_stream(ex.headers()) {
         relay_stream(codec, &mut ex, ds, log).await
     } else {
-        relay_message(codec, &mut ex, ds, log).await
+        relay_message(codec, &answer, &mut ex, ds, log).await
     };
     log.upstream_wait = ex.waited;
     result
@@ -68,9 +89,15 @@ pub(crate) fn translate_error(provider: &str, e: TranslateError) -> GatewayError
 /// JSON body; the retry and rate-limit headers stay, so clients back off as asked.
 pub(crate) fn translate_failure(codec: &dyn ResponseCodec, r: FailedResponse) -> FailedResponse {
     let e = codec.decode_error(r.status, &r.headers, &r.body);
+    let delay = codec.retry_after(r.status, &r.body);
     let body =
         serde_json::to_vec(&e.body).map_or_else(|_| GatewayError::Internal.body(), Bytes::from);
     let mut headers = r.headers;
+    // A delay only the body carried (the translated body drops it): whole seconds, rounded up.
+    if let Some(d) = delay.filter(|_| !headers.contains_key(http::header::RETRY_AFTER)) {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -105,6 +132,7 @@ async fn relay_error(
 
 async fn relay_message(
     codec: &dyn ResponseCodec,
+    answer: &AnswerKind,
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
@@ -117,9 +145,11 @@ async fn relay_message(
         created: now_secs(),
         model: None,
     };
-    let body = codec
-        .decode_response(&body, &opts)
-        .map_err(|e| translate_error(log.provider, e))?;
+    let body = match answer {
+        AnswerKind::Chat => codec.decode_response(&body, &opts),
+        AnswerKind::Embeddings(e) => codec.decode_embeddings(&body, e),
+    }
+    .map_err(|e| translate_error(log.provider, e))?;
     if let Some(m) = log.meter.as_mut() {
         m.on_body(&body);
     }

@@ -7,6 +7,8 @@ pub mod anthropic;
 pub mod anthropic_target;
 pub mod bedrock;
 pub mod bedrock_target;
+pub mod gemini;
+pub mod gemini_target;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
@@ -19,6 +21,7 @@ pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translat
     match kind {
         ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
         ProviderKind::Bedrock(_) => Some(&bedrock_target::BedrockCodec),
+        ProviderKind::Gemini(_) => Some(&gemini_target::GeminiCodec),
         ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
     }
 }

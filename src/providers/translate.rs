@@ -62,6 +62,41 @@ pub struct DecodeOptions {
     pub model: Option<String>,
 }
 
+/// What the caller supplies to an embeddings answer (the OpenAI `list` of embeddings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmbeddingsOptions {
+    /// Reported `model` (the client's name for it).
+    pub model: String,
+    /// The client asked `encoding_format: "base64"`: vectors as base64 of little-endian f32s.
+    pub base64: bool,
+    /// Prompt tokens the gateway counted, reported when the provider reports none.
+    pub prompt_estimate: u64,
+}
+
+impl EmbeddingsOptions {
+    /// Reads what matters from the client's OpenAI embeddings body.
+    pub fn from_request(body: &[u8], model: &str, prompt_estimate: u64) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow, default)]
+            encoding_format: Option<&'a str>,
+        }
+        let head: Option<Head<'_>> = serde_json::from_slice(body).ok();
+        EmbeddingsOptions {
+            model: model.to_owned(),
+            base64: head.and_then(|h| h.encoding_format) == Some("base64"),
+            prompt_estimate,
+        }
+    }
+}
+
+/// Which OpenAI answer a 2xx non-stream body becomes (the client's route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerKind {
+    Chat,
+    Embeddings(EmbeddingsOptions),
+}
+
 /// A provider error translated for an OpenAI client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderError {
@@ -130,5 +165,19 @@ pub trait ResponseCodec: Sync {
     /// Statuses worth another target beyond `resilience.retry_on` (Anthropic's 529).
     fn always_retry(&self, _status: u16) -> bool {
         false
+    }
+    /// Translates a 2xx embeddings body to OpenAI's `list` of embeddings. Kinds without an
+    /// embeddings translation never get here (their request builder refuses the route).
+    fn decode_embeddings(
+        &self,
+        _body: &[u8],
+        _opts: &EmbeddingsOptions,
+    ) -> Result<Vec<u8>, TranslateError> {
+        Err(TranslateError::Unsupported("embeddings"))
+    }
+    /// A retry delay the provider put in an error BODY (Gemini's `RetryInfo`), sent to the
+    /// client as `Retry-After` when the answer has no such header.
+    fn retry_after(&self, _status: u16, _body: &[u8]) -> Option<std::time::Duration> {
+        None
     }
 }

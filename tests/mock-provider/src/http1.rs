@@ -108,6 +108,7 @@ where
         let (reply, problems) = openai::handle(&shared.opts, n, &rx.req);
         let messages_api = anthropic::is_messages(&rx.req.target);
         let converse_api = crate::bedrock::route(openai::path_of(&rx.req.target)).is_some();
+        let gemini_api = crate::gemini::is_gemini(&rx.req.target);
         if shared.recording() {
             let Incoming {
                 method,
@@ -142,6 +143,11 @@ where
                 headers,
                 body,
             }) if converse_api => crate::bedrock::status_reply(status, headers, body),
+            Some(Fault::Status {
+                status,
+                headers,
+                body,
+            }) if gemini_api => crate::gemini::status_reply(status, headers, body),
             Some(Fault::Status {
                 status,
                 headers,

@@ -187,6 +187,13 @@
 //! (providers.md §5): SigV4 verification with [`Options::bedrock`], validation
 //! (`ValidationException`), and answers as JSON or real `application/vnd.amazon.eventstream`
 //! frames cut across writes. See the `bedrock` module for the rules.
+//! # Gemini
+//!
+//! `POST /{version}/models/{model}:generateContent`, `:streamGenerateContent?alt=sse` and
+//! `:batchEmbedContents`, and `GET /{version}/models` (any version but `v1`'s bare `/v1/models`,
+//! which stays OpenAI's) speak Google's Gemini API (providers.md §4): `x-goog-api-key` auth,
+//! Google-shaped errors (a 429 [`Fault::Status`] without a body carries `RetryInfo` with
+//! `retryDelay: "3s"`), validation and the rules in the `gemini` module docs.
 //!
 //! # Faults
 //!
@@ -201,6 +208,8 @@ mod anthropic;
 mod bedrock;
 mod bedrock_frames;
 mod bedrock_validate;
+mod gemini;
+mod gemini_validate;
 mod http1;
 mod openai;
 mod sigv4;

@@ -233,6 +233,9 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     if path == crate::anthropic::PATH {
         return crate::anthropic::handle(opts, n, req);
     }
+    if crate::gemini::is_gemini(&req.target) {
+        return crate::gemini::handle(opts, n, req);
+    }
     if path == "/v1/models" && req.header("anthropic-version").is_some() {
         return crate::anthropic::models(opts, req);
     }
