@@ -16,6 +16,7 @@ pub mod model;
 pub mod units;
 
 mod dump;
+mod azure;
 mod env;
 mod error;
 mod keys;

@@ -198,8 +198,14 @@ async fn attempt_once<'a>(
     };
     let sent = match &target.provider.kind {
         ProviderKind::OpenAi(p) => {
-            let body = request::with_model(body, head, &target.model);
+            let body = compat_body(body, head, &target.model, p.preset);
             let upstream_req = providers::openai::build_request(p, req.route, head, body);
+            send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
+        }
+        ProviderKind::AzureOpenAi(p) => {
+            let body = compat_body(body, head, &target.model, &providers::compat::AZURE);
+            let upstream_req =
+                providers::azure::build_request(p, req.route, &target.model, head.stream, body);
             send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
         }
         ProviderKind::Anthropic(p) => match anthropic_request(p, req, target, log.provider) {
@@ -267,6 +273,18 @@ async fn attempt_once<'a>(
     };
     record(gw, req.model, target, &mut lease, outcome, None);
     Step::Failed(failed)
+}
+
+/// The body for an OpenAI-format target: the target's model, then the vendor's quirks (only
+/// when one applies; otherwise the client's bytes with the model spliced in).
+fn compat_body(
+    body: &Bytes,
+    head: &RequestHead,
+    model: &str,
+    preset: &providers::compat::Preset,
+) -> Bytes {
+    let body = request::with_model(body, head, model);
+    providers::compat::rewrite(&body, preset, model).unwrap_or(body)
 }
 
 /// Which targets are open by an opening another instance shared (all closed when sharing is
@@ -382,6 +400,7 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
 pub(crate) fn asks_stream_usage(target: &Target) -> bool {
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => p.stream_usage,
+        ProviderKind::AzureOpenAi(p) => p.stream_usage,
         // Anthropic streams carry usage unasked; its API rejects `stream_options`.
         ProviderKind::Anthropic(_) => false,
         ProviderKind::Mock(_) => true,

@@ -5,6 +5,8 @@
 
 pub mod anthropic;
 pub mod anthropic_target;
+pub mod azure;
+pub mod compat;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
@@ -16,6 +18,6 @@ pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translat
     use crate::config::ProviderKind;
     match kind {
         ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
-        ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
+        ProviderKind::OpenAi(_) | ProviderKind::AzureOpenAi(_) | ProviderKind::Mock(_) => None,
     }
 }

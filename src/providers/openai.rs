@@ -79,6 +79,7 @@ mod tests {
             timeouts: Timeouts::default(),
             health_check: None,
             stream_usage: true,
+            preset: &crate::providers::compat::OPENAI,
         };
         let head = RequestHead {
             model: "m".into(),
