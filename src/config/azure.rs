@@ -61,7 +61,8 @@ pub(crate) fn azure(
         (Some("v1"), _) | (None, Some(true)) => Some(AzureApi::V1),
         (Some(v), _) => {
             let ok = !v.is_empty()
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
             if !ok {
                 d.at(
                     &path.key("api_version"),
@@ -125,7 +126,10 @@ fn auth(
             d.at(&p, format!("{field} is empty{from}"));
             None
         } else if HeaderValue::from_str(v).is_err() {
-            d.at(&p, format!("{field} holds characters not allowed in a header"));
+            d.at(
+                &p,
+                format!("{field} holds characters not allowed in a header"),
+            );
             None
         } else {
             Some(Secret::new(v))

@@ -8,8 +8,9 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    AnthropicProvider, AzureApi, AzureAuth, AzureProvider, Config, HealthCheck, Limit, Measure, MockProvider, OnStoreError,
-    OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience, Subject, Timeouts,
+    AnthropicProvider, AzureApi, AzureAuth, AzureProvider, Config, HealthCheck, Limit, Measure,
+    MockProvider, OnStoreError, OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings,
+    Resilience, Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
 

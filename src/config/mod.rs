@@ -15,8 +15,8 @@
 pub mod model;
 pub mod units;
 
-mod dump;
 mod azure;
+mod dump;
 mod env;
 mod error;
 mod keys;
@@ -30,6 +30,8 @@ mod resilience;
 mod url;
 mod validate;
 
+#[cfg(test)]
+mod azure_tests;
 #[cfg(test)]
 mod errors_tests;
 #[cfg(test)]

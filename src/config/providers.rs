@@ -143,12 +143,18 @@ fn openai(
             let names: Vec<&str> = crate::providers::compat::names().collect();
             d.at(
                 &path.key("preset"),
-                format!("unknown preset `{name}`, expected one of {}", one_of(&names)),
+                format!(
+                    "unknown preset `{name}`, expected one of {}",
+                    one_of(&names)
+                ),
             );
             None
         }),
     };
-    let base_url = match (raw.base_url.as_deref(), preset.and_then(|p| p.base_url)) {
+    // A preset's default URL applies only when the preset is named: a bare `kind: openai`
+    // without `base_url` is more likely a forgotten local URL than a wish for api.openai.com.
+    let default_url = raw.preset.as_ref().and(preset).and_then(|p| p.base_url);
+    let base_url = match (raw.base_url.as_deref(), default_url) {
         (Some(url), _) | (None, Some(url)) => parse_base_url(url)
             .map_err(|m| d.at(&path.key("base_url"), m))
             .ok(),

@@ -142,7 +142,13 @@ mod tests {
             AzureApi::Dated("2024-10-21".into()),
             AzureAuth::ApiKey(Secret::new("k1")),
         );
-        let r = build_request(&p, &Route::ChatCompletions, "gpt-4o-prod", true, Bytes::new());
+        let r = build_request(
+            &p,
+            &Route::ChatCompletions,
+            "gpt-4o-prod",
+            true,
+            Bytes::new(),
+        );
         assert_eq!(
             r.path,
             "/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
@@ -172,6 +178,9 @@ mod tests {
         assert_eq!(r.path, "/apim/openai/v1/chat/completions");
         assert_eq!(header(&r, "authorization").as_deref(), Some("Bearer tok"));
         assert_eq!(header(&r, "api-key"), None);
-        assert!(r.headers.iter().all(|(k, v)| k != "authorization" || v.is_sensitive()));
+        assert!(r
+            .headers
+            .iter()
+            .all(|(k, v)| k != "authorization" || v.is_sensitive()));
     }
 }

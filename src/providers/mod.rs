@@ -10,6 +10,7 @@ pub mod compat;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
+pub mod ratelimit;
 pub mod translate;
 
 /// The codec that translates a kind's answers for OpenAI clients; `None` for kinds that speak

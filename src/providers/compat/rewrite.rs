@@ -47,9 +47,7 @@ pub fn rewrite(body: &[u8], preset: &Preset, model: &str) -> Option<Bytes> {
             continue;
         }
         let renamed = match name {
-            "max_completion_tokens" if preset.max_tokens == MaxTokens::Legacy => {
-                Some("max_tokens")
-            }
+            "max_completion_tokens" if preset.max_tokens == MaxTokens::Legacy => Some("max_tokens"),
             "max_tokens" if mct_only => Some("max_completion_tokens"),
             n => preset
                 .renames
@@ -61,12 +59,10 @@ pub fn rewrite(body: &[u8], preset: &Preset, model: &str) -> Option<Bytes> {
             ("tool_choice", Some(to)) if raw.get() == "\"required\"" => {
                 Cow::Owned(Value::from(to).to_string())
             }
-            ("messages", _) if preset.tool_ids == ToolIds::Alnum9 => {
-                match rewrite_ids(raw.get()) {
-                    Some(m) => Cow::Owned(m),
-                    None => value,
-                }
-            }
+            ("messages", _) if preset.tool_ids == ToolIds::Alnum9 => match rewrite_ids(raw.get()) {
+                Some(m) => Cow::Owned(m),
+                None => value,
+            },
             _ => value,
         };
         changed |= renamed.is_some() || matches!(value, Cow::Owned(_));
