@@ -191,6 +191,7 @@
 #![warn(missing_docs)]
 
 mod anthropic;
+mod compat;
 mod http1;
 mod openai;
 mod tls;

@@ -227,6 +227,9 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     }
 
     let path = path_of(&req.target);
+    if let Some(answer) = crate::compat::handle(opts, n, req) {
+        return answer;
+    }
     if path == crate::anthropic::PATH {
         return crate::anthropic::handle(opts, n, req);
     }
