@@ -23,12 +23,15 @@ providers:
   az:    { kind: azure_openai, base_url: "{root}", api_key: "sk-upstream-test" }
   az-v1: { kind: azure_openai, base_url: "{root}", api_key: "sk-upstream-test", api_version: v1 }
   entra: { kind: azure_openai, base_url: "{root}", bearer_token: "sk-upstream-test", api_version: 2025-04-01-preview }
+  probed: { kind: azure_openai, base_url: "{root}", api_key: "sk-upstream-test", health_check: { interval: 200ms } }
+  probed-v1: { kind: azure_openai, base_url: "{root}", api_key: "sk-upstream-test", v1: true, health_check: { interval: 200ms } }
 models:
   gpt-4o: { targets: [ { provider: az, model: gpt-4o-prod } ] }
   gpt-v1: { targets: [ { provider: az-v1, model: gpt-4o-v1 } ] }
   gpt-entra: { targets: [ { provider: entra, model: gpt-4o-entra } ] }
   o3: { targets: [ { provider: az, model: o3-mini } ] }
   emb: { targets: [ { provider: az, model: text-embedding-3-small } ] }
+  probed: { targets: [ { provider: probed }, { provider: probed-v1 } ] }
 keys:
   - { name: all, key: sk-test-all }
 "#;
@@ -57,8 +60,16 @@ fn chat(model: &str) -> Value {
     ]})
 }
 
+/// The requests that are not health probes.
+fn requests(mock: &MockProvider) -> Vec<RecordedRequest> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect()
+}
+
 fn only_request(mock: &MockProvider) -> RecordedRequest {
-    let reqs = mock.requests();
+    let reqs = requests(mock);
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     let r = reqs.into_iter().next().unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
@@ -228,7 +239,7 @@ async fn content_filter_errors_pass_through_without_retry() {
         v["error"]["innererror"]["code"],
         "ResponsibleAIPolicyViolation"
     );
-    assert_eq!(mock.requests().len(), 1);
+    assert_eq!(requests(&mock).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -248,10 +259,35 @@ async fn azure_retry_after_ms_reaches_clients_as_retry_after() {
     assert_eq!(resp.headers()["retry-after-ms"], "1500");
     assert!(resp.headers().get("x-ms-region").is_none());
     // The hint opened the breaker: the next request does not reach the provider.
-    let before = mock.requests().len();
+    let before = requests(&mock).len();
     let resp = post(&gw, "/v1/chat/completions", &chat("gpt-4o")).await;
     assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
-    assert_eq!(mock.requests().len(), before);
+    assert_eq!(requests(&mock).len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_checks_list_the_resource_models_with_the_key() {
+    let (mock, _gw) = setup().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let probes = loop {
+        let probes: Vec<RecordedRequest> = mock
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect();
+        let paths: Vec<&str> = probes.iter().map(|r| r.path.as_str()).collect();
+        let both = paths.contains(&"/openai/models?api-version=2024-10-21")
+            && paths.contains(&"/openai/v1/models");
+        if both || tokio::time::Instant::now() >= deadline {
+            break probes;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(probes.len() >= 2, "{probes:?}");
+    for p in &probes {
+        assert!(p.problems.is_empty(), "{} {:?}", p.path, p.problems);
+        assert_eq!(p.header("api-key"), Some("sk-upstream-test"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -275,7 +311,7 @@ async fn openai_and_anthropic_sdks_against_azure() {
     .await
     .unwrap();
     assert_python_ok(&out);
-    let reqs = mock.requests();
+    let reqs = requests(&mock);
     assert!(reqs.len() >= 8, "upstream saw {} requests", reqs.len());
     for r in &reqs {
         assert!(r.problems.is_empty(), "{} {:?}", r.path, r.problems);

@@ -41,7 +41,9 @@ pub fn rewrite(body: &[u8], preset: &Preset, model: &str) -> Option<Bytes> {
             || (name == "stream_options" && !preset.stream_options)
             // The client sent both: the one the vendor takes is renamed below, this one goes.
             || (name == "max_tokens" && preset.max_tokens == MaxTokens::Legacy && has("max_completion_tokens"))
-            || (name == "max_tokens" && mct_only && has("max_completion_tokens"));
+            || (name == "max_tokens" && mct_only && has("max_completion_tokens"))
+            // Sent under both names: the vendor's own spelling wins.
+            || preset.renames.iter().any(|(from, to)| *from == name && has(to));
         if drop {
             changed = true;
             continue;
@@ -52,7 +54,7 @@ pub fn rewrite(body: &[u8], preset: &Preset, model: &str) -> Option<Bytes> {
             n => preset
                 .renames
                 .iter()
-                .find(|(from, to)| *from == n && !has(to))
+                .find(|(from, _)| *from == n)
                 .map(|(_, to)| *to),
         };
         let value = match (name, preset.tool_choice_required) {

@@ -72,6 +72,11 @@ fn mistral_row() {
     );
     let both = r#"{"max_tokens":1,"max_completion_tokens":2}"#;
     assert_eq!(apply(p, "m", both).as_deref(), Some(r#"{"max_tokens":2}"#));
+    let seeds = r#"{"seed":1,"random_seed":2}"#;
+    assert_eq!(
+        apply(p, "m", seeds).as_deref(),
+        Some(r#"{"random_seed":2}"#)
+    );
 }
 
 #[test]
