@@ -10,7 +10,9 @@
 //! once a response head went to the client. Anthropic targets: the request is encoded from the
 //! client's original body (a request Anthropic cannot express ends the request with a 400, no
 //! fallback: every target of a model group should serve the same requests), 529 is retryable
-//! too, and their failures are translated to the OpenAI shape when read. Must not: know
+//! too, and their failures are translated to the OpenAI shape when read. OpenAI-format
+//! targets (`openai`, `azure_openai`) get the client's bytes with the target's model, plus
+//! their vendor preset's quirks when one applies (`providers::compat`). Must not: know
 //! provider wire details beyond "build a request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
 //!

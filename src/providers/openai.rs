@@ -2,7 +2,8 @@
 //!
 //! Owns: the upstream request for an OpenAI-shaped body: path under the provider's base URL,
 //! provider credentials, configured extra headers. The body passes through as the client sent
-//! it (only `model` was rewritten by the caller). Must not: forward the client's credentials.
+//! it (only `model` was rewritten by the caller, and the preset's quirks applied by
+//! `providers::compat` when one applies). Must not: forward the client's credentials.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};

@@ -195,6 +195,7 @@ mod compat;
 mod http1;
 mod openai;
 mod tls;
+mod tools;
 
 use std::collections::VecDeque;
 use std::io;
