@@ -318,3 +318,37 @@ async fn openai_and_anthropic_sdks_against_azure() {
         assert!(r.path.starts_with("/openai/deployments/"), "{}", r.path);
     }
 }
+
+/// The mock's Azure routes refuse what Azure refuses, so the tests above can fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn mock_refuses_what_azure_refuses() {
+    let mock = start_mock().await;
+    let root = mock.base_url().trim_end_matches("/v1").to_owned();
+    let body = chat("x");
+    let send = |path: &str, key: Option<&str>| {
+        let mut r = client().post(format!("{root}{path}")).json(&body);
+        if let Some(k) = key {
+            r = r.header("api-key", k);
+        }
+        r.send()
+    };
+    let ok = "/openai/deployments/d/chat/completions?api-version=2024-10-21";
+    assert_eq!(
+        send(ok, Some("sk-upstream-test")).await.unwrap().status(),
+        200
+    );
+    let no_version = "/openai/deployments/d/chat/completions";
+    let r = send(no_version, Some("sk-upstream-test")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let v1_with_version = "/openai/v1/chat/completions?api-version=2024-10-21";
+    let r = send(v1_with_version, Some("sk-upstream-test"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = send(ok, None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "401");
+    let r = send(ok, Some("wrong")).await.unwrap();
+    assert_eq!(r.status(), 401);
+}

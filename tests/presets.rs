@@ -214,3 +214,31 @@ async fn openai_and_anthropic_sdks_against_mistral() {
         assert!(r.path.starts_with("/mistral/v1/"), "{}", r.path);
     }
 }
+
+/// The mock's Mistral dialect refuses foreign tool-call ids with Mistral's 422.
+#[tokio::test(flavor = "multi_thread")]
+async fn mock_refuses_foreign_tool_call_ids() {
+    let mock = start_mock().await;
+    let url = mock
+        .base_url()
+        .replace("/v1", "/mistral/v1/chat/completions");
+    let body = json!({"model": "m", "messages": [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_abc123", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_abc123", "content": "1"}]});
+    let r = client()
+        .post(&url)
+        .bearer_auth(common::UPSTREAM_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "error");
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("must be a-z, A-Z, 0-9, with a length of 9"));
+}
