@@ -32,18 +32,71 @@ pub enum Convention {
     Anthropic,
 }
 
-/// The windows both conventions can express (OpenAI's has only the first two, but clients
-/// ignore names they do not know).
-const DIMENSIONS: [&str; 4] = ["requests", "tokens", "input-tokens", "output-tokens"];
-const FIELDS: [&str; 3] = ["limit", "remaining", "reset"];
-
-fn openai_name(field: &str, dim: &str) -> String {
-    format!("x-ratelimit-{field}-{dim}")
-}
-
-fn anthropic_name(field: &str, dim: &str) -> String {
-    format!("anthropic-ratelimit-{dim}-{field}")
-}
+/// Each window's fields as (field, OpenAI name, Anthropic name); OpenAI's convention has
+/// only the first two windows, but clients ignore names they do not know. Static, so a
+/// response costs no name formatting.
+const NAMES: [(&str, &str, &str); 12] = [
+    (
+        "limit",
+        "x-ratelimit-limit-requests",
+        "anthropic-ratelimit-requests-limit",
+    ),
+    (
+        "remaining",
+        "x-ratelimit-remaining-requests",
+        "anthropic-ratelimit-requests-remaining",
+    ),
+    (
+        "reset",
+        "x-ratelimit-reset-requests",
+        "anthropic-ratelimit-requests-reset",
+    ),
+    (
+        "limit",
+        "x-ratelimit-limit-tokens",
+        "anthropic-ratelimit-tokens-limit",
+    ),
+    (
+        "remaining",
+        "x-ratelimit-remaining-tokens",
+        "anthropic-ratelimit-tokens-remaining",
+    ),
+    (
+        "reset",
+        "x-ratelimit-reset-tokens",
+        "anthropic-ratelimit-tokens-reset",
+    ),
+    (
+        "limit",
+        "x-ratelimit-limit-input-tokens",
+        "anthropic-ratelimit-input-tokens-limit",
+    ),
+    (
+        "remaining",
+        "x-ratelimit-remaining-input-tokens",
+        "anthropic-ratelimit-input-tokens-remaining",
+    ),
+    (
+        "reset",
+        "x-ratelimit-reset-input-tokens",
+        "anthropic-ratelimit-input-tokens-reset",
+    ),
+    (
+        "limit",
+        "x-ratelimit-limit-output-tokens",
+        "anthropic-ratelimit-output-tokens-limit",
+    ),
+    (
+        "remaining",
+        "x-ratelimit-remaining-output-tokens",
+        "anthropic-ratelimit-output-tokens-remaining",
+    ),
+    (
+        "reset",
+        "x-ratelimit-reset-output-tokens",
+        "anthropic-ratelimit-output-tokens-reset",
+    ),
+];
 
 /// The rate-limit and retry headers for a client of `to`, from the provider's `h`.
 pub fn normalize(h: &HeaderMap, now: SystemTime, to: Convention) -> Vec<(HeaderName, HeaderValue)> {
@@ -58,30 +111,25 @@ pub fn normalize(h: &HeaderMap, now: SystemTime, to: Convention) -> Vec<(HeaderN
             out.push((k.clone(), v.clone()));
         }
     }
-    for dim in DIMENSIONS {
-        for field in FIELDS {
-            let (own, other) = match to {
-                Convention::OpenAi => (openai_name(field, dim), anthropic_name(field, dim)),
-                Convention::Anthropic => (anthropic_name(field, dim), openai_name(field, dim)),
-            };
-            if h.contains_key(own.as_str()) {
-                continue;
-            }
-            let Some(v) = h.get(other.as_str()).and_then(|v| v.to_str().ok()) else {
-                continue;
-            };
-            let converted = match (field, to) {
-                ("reset", Convention::OpenAi) => parse_rfc3339(v)
-                    .map(|at| go_duration(at.duration_since(now).unwrap_or(Duration::ZERO))),
-                ("reset", Convention::Anthropic) => reset_delay(v).map(|d| rfc3339(now + d)),
-                _ => is_count(v).then(|| v.to_owned()),
-            };
-            let (Some(text), Ok(name)) = (converted, HeaderName::from_bytes(own.as_bytes())) else {
-                continue;
-            };
-            if let Ok(value) = HeaderValue::from_str(&text) {
-                out.push((name, value));
-            }
+    for (field, openai, anthropic) in NAMES {
+        let (own, other) = match to {
+            Convention::OpenAi => (openai, anthropic),
+            Convention::Anthropic => (anthropic, openai),
+        };
+        if h.contains_key(own) {
+            continue;
+        }
+        let Some(v) = h.get(other).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        let converted = match (field, to) {
+            ("reset", Convention::OpenAi) => parse_rfc3339(v)
+                .map(|at| go_duration(at.duration_since(now).unwrap_or(Duration::ZERO))),
+            ("reset", Convention::Anthropic) => reset_delay(v).map(|d| rfc3339(now + d)),
+            _ => is_count(v).then(|| v.to_owned()),
+        };
+        if let Some(value) = converted.and_then(|t| HeaderValue::from_str(&t).ok()) {
+            out.push((HeaderName::from_static(own), value));
         }
     }
     retry(h, &mut out);
