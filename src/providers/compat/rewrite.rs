@@ -75,12 +75,11 @@ pub fn rewrite(body: &[u8], preset: &Preset, model: &str) -> Option<Bytes> {
 
 /// Cheap pre-check: can any rule of `preset` apply to `body`?
 fn may_apply(body: &[u8], preset: &Preset, model: &str) -> bool {
+    // `"key"` anywhere (no allocation: match the bare key, then its quotes).
     let has = |key: &str| {
-        let mut quoted = Vec::with_capacity(key.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(key.as_bytes());
-        quoted.push(b'"');
-        memmem::find(body, &quoted).is_some()
+        let k = key.as_bytes();
+        memmem::find_iter(body, k)
+            .any(|i| i > 0 && body[i - 1] == b'"' && body.get(i + k.len()) == Some(&b'"'))
     };
     (!preset.stream_options && has("stream_options"))
         || (preset.max_tokens == MaxTokens::Legacy && has("max_completion_tokens"))
