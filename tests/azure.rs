@@ -352,3 +352,28 @@ async fn mock_refuses_what_azure_refuses() {
     let r = send(ok, Some("wrong")).await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Claude-style clients on an Azure target: a Messages answer, with Azure's rate-limit
+/// headers in Anthropic's naming and nothing internal.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_clients_get_anthropic_rate_limit_names() {
+    let (_mock, gw) = setup().await;
+    let resp = client()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", KEY_ALL)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "gpt-4o", "max_tokens": 50,
+            "messages": [{"role": "user", "content": "echo: hi there"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_no_internal_headers(&resp);
+    let h = resp.headers();
+    assert_eq!(h["anthropic-ratelimit-requests-remaining"], "99");
+    assert_eq!(h["anthropic-ratelimit-tokens-remaining"], "9000");
+    assert!(h.get("x-ratelimit-remaining-requests").is_none());
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["text"], "hi there");
+}
