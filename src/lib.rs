@@ -12,8 +12,8 @@
 //!   the active health probes, and breaker openings shared through Redis.
 //! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
-//! - [`providers`]: pure per-provider codecs (OpenAI-compatible, Anthropic Messages, built-in
-//!   mock).
+//! - [`providers`]: pure per-provider codecs (OpenAI-compatible with vendor presets as data,
+//!   Azure OpenAI, Anthropic Messages, built-in mock) and the rate-limit header normaliser.
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
 //!   diagnostics, which directives are served).

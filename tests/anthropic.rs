@@ -497,8 +497,8 @@ async fn health_check_probes_with_anthropic_credentials() {
     }
 }
 
-/// A 429 from the only target reaches the client OpenAI-shaped with Anthropic's retry and
-/// rate-limit headers.
+/// A 429 from the only target reaches the client OpenAI-shaped with Anthropic's retry header
+/// and its rate-limit headers renamed to OpenAI's convention (providers::ratelimit).
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_keeps_retry_and_ratelimit_headers() {
     let (mock, gw) = setup().await;
@@ -520,10 +520,8 @@ async fn rate_limit_keeps_retry_and_ratelimit_headers() {
             .map(str::to_owned)
     };
     assert_eq!(h("retry-after").as_deref(), Some("7"));
-    assert_eq!(
-        h("anthropic-ratelimit-requests-remaining").as_deref(),
-        Some("0")
-    );
+    assert_eq!(h("x-ratelimit-remaining-requests").as_deref(), Some("0"));
+    assert_eq!(h("anthropic-ratelimit-requests-remaining"), None);
     assert_eq!(h("request-id").as_deref(), Some("req_ant_1"));
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");

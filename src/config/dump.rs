@@ -8,9 +8,9 @@
 use serde_yaml::{Mapping, Value};
 
 use super::model::{
-    AnthropicProvider, BedrockProvider, Config, HealthCheck, Limit, Measure, MockProvider,
-    OnStoreError, OpenAiProvider, ProviderKind, QuotaSettings, QuotaStoreSettings, Resilience,
-    Subject, Timeouts,
+    AnthropicProvider, AzureApi, AzureAuth, AzureProvider, BedrockProvider, Config, HealthCheck,
+    Limit, Measure, MockProvider, OnStoreError, OpenAiProvider, ProviderKind, QuotaSettings,
+    QuotaStoreSettings, Resilience, Subject, Timeouts,
 };
 use super::units::{format_duration, format_size};
 
@@ -49,6 +49,7 @@ pub fn dump(config: &Config) -> String {
             ProviderKind::OpenAi(o) => openai(o),
             ProviderKind::Anthropic(a) => anthropic(a),
             ProviderKind::Gemini(g) => gemini(g),
+            ProviderKind::AzureOpenAi(a) => azure(a),
             ProviderKind::Mock(m) => mock(m),
             ProviderKind::Bedrock(b) => bedrock(b),
         };
@@ -204,16 +205,7 @@ fn openai(o: &OpenAiProvider) -> Value {
         m.insert(str("api_key"), str(REDACTED));
     }
     if !o.headers.is_empty() {
-        let mut h = Mapping::new();
-        for (name, value) in &o.headers {
-            let shown = if value.is_sensitive() {
-                REDACTED.to_string()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            h.insert(str(name.as_str()), str(shown));
-        }
-        m.insert(str("headers"), Value::Mapping(h));
+        m.insert(str("headers"), headers(&o.headers));
     }
     m.insert(str("timeouts"), timeouts(&o.timeouts));
     if let Some(h) = &o.health_check {
@@ -222,7 +214,50 @@ fn openai(o: &OpenAiProvider) -> Value {
     if !o.stream_usage {
         m.insert(str("stream_usage"), Value::from(false));
     }
+    if o.preset.name != crate::providers::compat::OPENAI.name {
+        m.insert(str("preset"), str(o.preset.name));
+    }
     Value::Mapping(m)
+}
+
+fn azure(a: &AzureProvider) -> Value {
+    let mut m = Mapping::new();
+    m.insert(str("kind"), str("azure_openai"));
+    m.insert(str("base_url"), str(a.base_url.to_string()));
+    let version = match &a.api {
+        AzureApi::Dated(v) => v.as_str(),
+        AzureApi::V1 => "v1",
+    };
+    match &a.auth {
+        AzureAuth::ApiKey(_) => m.insert(str("api_key"), str(REDACTED)),
+        AzureAuth::Bearer(_) => m.insert(str("bearer_token"), str(REDACTED)),
+    };
+    m.insert(str("api_version"), str(version));
+    if !a.headers.is_empty() {
+        m.insert(str("headers"), headers(&a.headers));
+    }
+    m.insert(str("timeouts"), timeouts(&a.timeouts));
+    if let Some(h) = &a.health_check {
+        m.insert(str("health_check"), health_check(h));
+    }
+    if !a.stream_usage {
+        m.insert(str("stream_usage"), Value::from(false));
+    }
+    Value::Mapping(m)
+}
+
+/// Extra headers, sensitive values redacted.
+fn headers(list: &[(http::HeaderName, http::HeaderValue)]) -> Value {
+    let mut h = Mapping::new();
+    for (name, value) in list {
+        let shown = if value.is_sensitive() {
+            REDACTED.to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        h.insert(str(name.as_str()), str(shown));
+    }
+    Value::Mapping(h)
 }
 
 fn anthropic(a: &AnthropicProvider) -> Value {

@@ -38,7 +38,7 @@ keys:
         r#"conf/x.yaml:8:15: providers.openai.base_url: invalid base_url "ftp://x": unsupported scheme `ftp`; expected http://host[:port][/path] or https://host[:port][/path]"#,
         "conf/x.yaml:9:14: providers.openai.api_key: environment variable MISSING_KEY is not set",
         "conf/x.yaml:10:45: providers.demo.embedding_dimensions: embedding_dimensions must be between 1 and 4096, found 9000",
-        "conf/x.yaml:11:18: providers.weird.kind: unknown provider kind `palm`, expected one of `openai`, `anthropic`, `gemini`, `bedrock`, `mock`",
+        "conf/x.yaml:11:18: providers.weird.kind: unknown provider kind `palm`, expected one of `openai`, `anthropic`, `azure_openai`, `gemini`, `bedrock`, `mock`",
         "conf/x.yaml:16:21: models.demo.targets[1].provider: unknown provider `nowhere`; known providers: `demo`, `openai`, `weird`",
         "conf/x.yaml:17:35: models.demo.targets[2].weight: invalid value: integer `-1`, expected u32",
         "conf/x.yaml:20:7: keys[1]: same secret as keys[0] (`a`); every key must be distinct",
@@ -53,7 +53,7 @@ fn unknown_fields_are_located_at_their_key() {
     let text = "listen: 127.0.0.1:8080\nprovders:\n  x: {}\nproviders:\n  openai:\n    kind: openai\n    base_ur: \"https://x\"\nmodels:\n  m: { targets: [ { provider: openai, modle: x } ] }\n";
     assert_eq!(errors(text), [
         "conf/x.yaml:2:1: provders: unknown field `provders`, expected one of `listen`, `admin`, `server`, `timeouts`, `providers`, `models`, `keys`, `resilience`, `quota`, `prices`",
-        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`",
+        "conf/x.yaml:7:5: providers.openai.base_ur: unknown field `base_ur`, expected one of `preset`, `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`",
         "conf/x.yaml:9:39: models.m.targets[0].modle: unknown field `modle`, expected one of `provider`, `model`, `priority`, `weight`, `capacity_rpm`, `capacity_tpm`",
     ]);
     // Fields of one kind are unknown for the other.
@@ -73,7 +73,7 @@ fn missing_sections_and_fields() {
     let text = "listen: []\nproviders:\n  p: { base_url: x }\nmodels:\n  m: { owned_by: me }\n";
     assert_eq!(errors(text), [
         "conf/x.yaml:1:1: listen: at least one listen address is required, e.g. listen: [\"127.0.0.1:8080\"]",
-        "conf/x.yaml:3:3: providers.p: missing field `kind`, expected one of `openai`, `anthropic`, `gemini`, `bedrock`, `mock`",
+        "conf/x.yaml:3:3: providers.p: missing field `kind`, expected one of `openai`, `anthropic`, `azure_openai`, `gemini`, `bedrock`, `mock`",
         "conf/x.yaml:5:3: models.m: missing field `targets`",
     ]);
 }
@@ -161,7 +161,7 @@ fn wrong_shapes_name_what_was_expected() {
     let text = "listen: [8080]\nadmin: { listen: \"127.0.0.1:8080\" }\nproviders:\n  p: null\n  q: { kind: mock, tokens_per_second: 0 }\nmodels:\n  m: null\n  n: { targets: [] }\n  o: [1]\nkeys: { a: 1 }\ntimeouts: { idle: 0s }\n";
     assert_eq!(errors(text), [
         "conf/x.yaml:1:10: listen[0]: expected an address string, found a number: expected \"ip:port\", e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
-        "conf/x.yaml:4:6: providers.p: expected a mapping with a `kind` (`openai`, `anthropic`, `gemini`, `bedrock`, `mock`), found nothing (null)",
+        "conf/x.yaml:4:6: providers.p: expected a mapping with a `kind` (`openai`, `anthropic`, `azure_openai`, `gemini`, `bedrock`, `mock`), found nothing (null)",
         "conf/x.yaml:5:39: providers.q.tokens_per_second: tokens_per_second must be a number greater than 0 (omit it for no pacing)",
         "conf/x.yaml:7:6: models.m: missing field `targets`",
         "conf/x.yaml:8:8: models.n.targets: at least one target is required",

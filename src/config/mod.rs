@@ -15,6 +15,7 @@
 pub mod model;
 pub mod units;
 
+mod azure;
 mod bedrock;
 mod dump;
 mod env;
@@ -31,6 +32,8 @@ mod resilience;
 mod url;
 mod validate;
 
+#[cfg(test)]
+mod azure_tests;
 #[cfg(test)]
 mod errors_tests;
 #[cfg(test)]

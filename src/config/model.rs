@@ -337,6 +337,8 @@ pub enum ProviderKind {
     Anthropic(AnthropicProvider),
     /// Google's Gemini API (generateContent), reached from the OpenAI front door by translation.
     Gemini(GeminiProvider),
+    /// Azure OpenAI: OpenAI's format on deployment URLs (or Azure's v1 surface).
+    AzureOpenAi(AzureProvider),
     /// The built-in offline mock: answers in-process, no network.
     Mock(MockProvider),
     /// AWS Bedrock Runtime Converse / ConverseStream, SigV4-signed, reached by translation.
@@ -350,6 +352,7 @@ impl ProviderKind {
             ProviderKind::OpenAi(o) => o.health_check.as_ref(),
             ProviderKind::Anthropic(a) => a.health_check.as_ref(),
             ProviderKind::Gemini(g) => g.health_check.as_ref(),
+            ProviderKind::AzureOpenAi(a) => a.health_check.as_ref(),
             ProviderKind::Mock(_) => None,
             // bedrock-runtime has no cheap authenticated GET to probe.
             ProviderKind::Bedrock(_) => None,
@@ -362,6 +365,7 @@ impl ProviderKind {
             ProviderKind::OpenAi(_) => "openai",
             ProviderKind::Anthropic(_) => "anthropic",
             ProviderKind::Gemini(_) => "gemini",
+            ProviderKind::AzureOpenAi(_) => "azure_openai",
             ProviderKind::Mock(_) => "mock",
             ProviderKind::Bedrock(_) => "bedrock",
         }
@@ -382,6 +386,44 @@ pub struct OpenAiProvider {
     /// need it). Off for servers that reject `stream_options` (e.g. Mistral's API): their
     /// streams are then metered by counting the generated text.
     pub stream_usage: bool,
+    /// The vendor's quirks (`preset:`, default `openai`), applied to every request body.
+    pub preset: &'static crate::providers::compat::Preset,
+}
+
+/// An Azure OpenAI resource (`kind: azure_openai`).
+#[derive(Debug, Clone)]
+pub struct AzureProvider {
+    /// The resource endpoint, e.g. `https://RESOURCE.openai.azure.com` (no `/openai`).
+    pub base_url: BaseUrl,
+    pub auth: AzureAuth,
+    pub api: AzureApi,
+    /// Extra headers sent on every upstream request.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub timeouts: Timeouts,
+    /// Active health check (default path: the resource's model list); `None` = none.
+    pub health_check: Option<HealthCheck>,
+    /// Ask streams for usage with `stream_options.include_usage` (api-version 2024-09-01 and
+    /// later honour it).
+    pub stream_usage: bool,
+}
+
+/// How an Azure request authenticates.
+#[derive(Debug, Clone)]
+pub enum AzureAuth {
+    /// `api-key: <key>`.
+    ApiKey(Secret),
+    /// `Authorization: Bearer <Microsoft Entra ID token>`.
+    Bearer(Secret),
+}
+
+/// Which Azure URL scheme a provider uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureApi {
+    /// `/openai/deployments/{deployment}/...?api-version=<this>`: the target's `model` is
+    /// the deployment name.
+    Dated(String),
+    /// `/openai/v1/...` without api-version: the target's `model` goes in the body.
+    V1,
 }
 
 /// An Anthropic Messages API upstream (`POST {base_url}/v1/messages`).

@@ -108,6 +108,10 @@ fn provider_kind(
             let raw: RawOpenAi = d.deserialize(&rest, path)?;
             openai(raw, path, defaults, cx, d).map(ProviderKind::OpenAi)
         }
+        "azure_openai" => {
+            let raw: super::raw::RawAzure = d.deserialize(&rest, path)?;
+            super::azure::azure(raw, path, defaults, cx, d).map(ProviderKind::AzureOpenAi)
+        }
         "anthropic" => {
             let raw: RawAnthropic = d.deserialize(&rest, path)?;
             anthropic(raw, path, defaults, cx, d).map(ProviderKind::Anthropic)
@@ -141,9 +145,48 @@ fn openai(
     cx: &Context<'_>,
     d: &mut Diagnostics<'_>,
 ) -> Option<OpenAiProvider> {
-    let base_url = parse_base_url(&raw.base_url)
-        .map_err(|m| d.at(&path.key("base_url"), m))
-        .ok();
+    let preset = match raw.preset.as_deref() {
+        None => Some(&crate::providers::compat::OPENAI),
+        Some(name) => crate::providers::compat::find(name).or_else(|| {
+            let names: Vec<&str> = crate::providers::compat::names().collect();
+            d.at(
+                &path.key("preset"),
+                format!(
+                    "unknown preset `{name}`, expected one of {}",
+                    one_of(&names)
+                ),
+            );
+            None
+        }),
+    };
+    // A preset's default URL applies only when the preset is named: a bare `kind: openai`
+    // without `base_url` is more likely a forgotten local URL than a wish for api.openai.com.
+    let default_url = raw.preset.as_ref().and(preset).and_then(|p| p.base_url);
+    let base_url = match (raw.base_url.as_deref(), default_url) {
+        (Some(url), _) | (None, Some(url)) => parse_base_url(url)
+            .map_err(|m| d.at(&path.key("base_url"), m))
+            .ok(),
+        (None, None) => {
+            if preset.is_some() {
+                d.at(path, "missing field `base_url`");
+            }
+            None
+        }
+    };
+    let stream_usage = match (raw.stream_usage, preset) {
+        (Some(true), Some(p)) if !p.stream_options => {
+            d.at(
+                &path.key("stream_usage"),
+                format!(
+                    "preset `{}` rejects `stream_options`, so stream_usage cannot be true (its streams are metered by counting)",
+                    p.name
+                ),
+            );
+            None
+        }
+        (Some(v), _) => Some(v),
+        (None, p) => Some(p.is_none_or(|p| p.stream_options)),
+    };
     let key_path = path.key("api_key");
     let api_key = match raw.api_key {
         Some(k) if k.is_empty() => {
@@ -177,7 +220,8 @@ fn openai(
         headers: headers?,
         timeouts: timeouts?,
         health_check: health_check?,
-        stream_usage: raw.stream_usage.unwrap_or(true),
+        stream_usage: stream_usage?,
+        preset: preset?,
     })
 }
 
@@ -263,7 +307,7 @@ const DEFAULT_ANTHROPIC_MAX_TOKENS: u64 = 4096;
 
 type Headers = Vec<(HeaderName, HeaderValue)>;
 
-fn headers(
+pub(crate) fn headers(
     raw: &BTreeMap<String, String>,
     path: &YamlPath,
     cx: &Context<'_>,

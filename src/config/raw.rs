@@ -28,7 +28,14 @@ pub(crate) const SECTIONS: &[&str] = &[
 ];
 
 /// Every provider `kind`.
-pub(crate) const PROVIDER_KINDS: &[&str] = &["openai", "anthropic", "gemini", "bedrock", "mock"];
+pub(crate) const PROVIDER_KINDS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "azure_openai",
+    "gemini",
+    "bedrock",
+    "mock",
+];
 
 /// `admin:`
 #[derive(Debug, Deserialize)]
@@ -73,16 +80,41 @@ pub(crate) struct RawTimeouts {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`"
+    expecting = "a mapping with `preset`, `base_url`, `api_key`, `headers`, `timeouts`, `health_check`, `stream_usage`"
 )]
 pub(crate) struct RawOpenAi {
-    pub base_url: String,
+    /// Vendor quirks (providers::compat); default `openai`.
+    pub preset: Option<String>,
+    /// Required unless the preset has a default.
+    pub base_url: Option<String>,
     pub api_key: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
     pub health_check: Option<RawHealthCheck>,
     /// Ask streams for usage (`stream_options.include_usage`); default true.
+    pub stream_usage: Option<bool>,
+}
+
+/// `providers.<name>` with `kind: azure_openai` (the `kind` field is taken out before this is
+/// read).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `base_url`, `api_key`, `bearer_token`, `api_version`, `v1`, `headers`, `timeouts`, `health_check`, `stream_usage`"
+)]
+pub(crate) struct RawAzure {
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub bearer_token: Option<String>,
+    /// A dated version, or `v1` for the v1 surface.
+    pub api_version: Option<String>,
+    /// Same as `api_version: v1`.
+    pub v1: Option<bool>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeouts: Option<RawTimeouts>,
+    pub health_check: Option<RawHealthCheck>,
     pub stream_usage: Option<bool>,
 }
 

@@ -12,7 +12,9 @@
 //! fallback: every target of a model group should serve the same requests), 529 is retryable
 //! too, and their failures are translated to the OpenAI shape when read. Gemini targets likewise
 //! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
-//! breaker reads it like any header). Must not: know provider wire details beyond "build a
+//! breaker reads it like any header). OpenAI-format targets (`openai`, `azure_openai`) get the
+//! client's bytes with the target's model, plus their vendor preset's quirks when one applies
+//! (`providers::compat`). Must not: know provider wire details beyond "build a
 //! request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
 //!
@@ -203,8 +205,14 @@ async fn attempt_once<'a>(
     };
     let sent = match &target.provider.kind {
         ProviderKind::OpenAi(p) => {
-            let body = request::with_model(body, head, &target.model);
+            let body = compat_body(body, head, &target.model, p.preset);
             let upstream_req = providers::openai::build_request(p, req.route, head, body);
+            send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
+        }
+        ProviderKind::AzureOpenAi(p) => {
+            let body = compat_body(body, head, &target.model, &providers::compat::AZURE);
+            let upstream_req =
+                providers::azure::build_request(p, req.route, &target.model, head.stream, body);
             send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
         }
         ProviderKind::Anthropic(p) => match anthropic_request(p, req, target, log.provider) {
@@ -283,6 +291,18 @@ async fn attempt_once<'a>(
     };
     record(gw, req.model, target, &mut lease, outcome, None);
     Step::Failed(failed)
+}
+
+/// The body for an OpenAI-format target: the target's model, then the vendor's quirks (only
+/// when one applies; otherwise the client's bytes with the model spliced in).
+fn compat_body(
+    body: &Bytes,
+    head: &RequestHead,
+    model: &str,
+    preset: &providers::compat::Preset,
+) -> Bytes {
+    let body = request::with_model(body, head, model);
+    providers::compat::rewrite(&body, preset, model).unwrap_or(body)
 }
 
 /// Which targets are open by an opening another instance shared (all closed when sharing is
@@ -445,6 +465,7 @@ fn note(gw: &Gateway, model: &str, target: &Target, tr: Option<Transition>) {
 pub(crate) fn asks_stream_usage(target: &Target) -> bool {
     match &target.provider.kind {
         ProviderKind::OpenAi(p) => p.stream_usage,
+        ProviderKind::AzureOpenAi(p) => p.stream_usage,
         // ConverseStream reports usage in its `metadata` event unasked.
         ProviderKind::Bedrock(_) => false,
         // Anthropic and Gemini streams carry usage unasked; their APIs reject `stream_options`.

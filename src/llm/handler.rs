@@ -39,14 +39,17 @@ pub(crate) struct RequestLog<'a> {
 }
 
 impl RequestLog<'_> {
-    /// Adds the quota headers to `head`; they replace the provider's own `x-ratelimit-*`
-    /// (which describe the gateway's provider account, not the client's quota).
+    /// Adds the quota headers to `head`; they replace the provider's rate-limit headers of
+    /// either convention (`x-ratelimit-*`, `anthropic-ratelimit-*`: they describe the
+    /// gateway's provider account, not the client's quota). Retry headers stay.
     pub(crate) fn quota_headers_into(&self, head: &mut ResponseHead) {
         if self.quota_headers.is_empty() {
             return;
         }
-        head.headers
-            .retain(|(k, _)| !k.as_str().starts_with("x-ratelimit-"));
+        head.headers.retain(|(k, _)| {
+            let n = k.as_str();
+            !n.starts_with("x-ratelimit-") && !n.starts_with("anthropic-ratelimit-")
+        });
         head.headers.extend(self.quota_headers.iter().cloned());
     }
 }

@@ -102,6 +102,10 @@ impl ProbeTarget {
                 base_url: a.base_url.clone(),
                 headers: anthropic_target::auth_headers(a),
             }),
+            ProviderKind::AzureOpenAi(a) => Some(ProbeTarget {
+                base_url: a.base_url.clone(),
+                headers: crate::providers::azure::auth_headers(a),
+            }),
             ProviderKind::Gemini(g) => Some(ProbeTarget {
                 base_url: g.base_url.clone(),
                 headers: crate::providers::gemini_target::auth_headers(g),

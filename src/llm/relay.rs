@@ -12,6 +12,7 @@ use super::downstream::{Downstream, ResponseHead};
 use super::handler::RequestLog;
 use crate::error::GatewayError;
 use crate::providers::mock::{MockBody, MockReply};
+use crate::providers::ratelimit;
 use crate::sse;
 pub(crate) use crate::sse::is_event_stream;
 use crate::upstream::{Exchange, UpstreamError};
@@ -30,22 +31,29 @@ pub(crate) fn upstream_error(provider: &str, e: &UpstreamError, before_head: boo
     }
 }
 
-/// Upstream response headers worth passing on (ids, rate-limit and retry hints).
-pub(crate) fn forwarded(
-    headers: &http::HeaderMap,
-) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
-    headers.iter().filter_map(|(k, v)| {
-        let n = k.as_str();
-        let keep = n == "x-request-id"
-            || n == "request-id"
-            || n == "retry-after"
-            || n == "retry-after-ms"
-            || n == "x-ms-retry-after-ms"
-            || n.starts_with("x-ratelimit-")
-            || n.starts_with("openai-")
-            || n.starts_with("anthropic-ratelimit-");
-        keep.then(|| (k.clone(), v.clone()))
-    })
+/// Upstream response headers worth passing on: request ids, and the rate-limit and retry
+/// headers in the convention of the client of `route` (a route label; `messages` clients are
+/// Anthropic's), see `providers::ratelimit`.
+pub(crate) fn forwarded(headers: &http::HeaderMap, route: &str) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(k, _)| {
+            let n = k.as_str();
+            n == "x-request-id" || n == "request-id" || n.starts_with("openai-")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let to = if route == super::route::Route::Messages.label() {
+        ratelimit::Convention::Anthropic
+    } else {
+        ratelimit::Convention::OpenAi
+    };
+    out.extend(ratelimit::normalize(
+        headers,
+        std::time::SystemTime::now(),
+        to,
+    ));
+    out
 }
 
 /// A failed provider response, read completely (it may have to reach the client as is).
@@ -72,7 +80,7 @@ pub(crate) async fn write_failure(
         headers: vec![(http::header::CONTENT_TYPE, content_type)],
         body_len: Some(r.body.len()),
     };
-    head.headers.extend(forwarded(&r.headers));
+    head.headers.extend(forwarded(&r.headers, log.route));
     log.quota_headers_into(&mut head);
     log.status = r.status;
     log.head_sent = true;
@@ -121,7 +129,7 @@ async fn relay_whole(
         headers: vec![(http::header::CONTENT_TYPE, content_type)],
         body_len: Some(body.len()),
     };
-    head.headers.extend(forwarded(ex.headers()));
+    head.headers.extend(forwarded(ex.headers(), log.route));
     log.quota_headers_into(&mut head);
     if (200..300).contains(&status) {
         if let Some(m) = log.meter.as_mut() {
@@ -144,7 +152,7 @@ async fn relay_events(
     log: &mut RequestLog<'_>,
 ) -> Result<(), GatewayError> {
     let mut head = ResponseHead::event_stream();
-    head.headers.extend(forwarded(ex.headers()));
+    head.headers.extend(forwarded(ex.headers(), log.route));
     log.quota_headers_into(&mut head);
     log.status = 200;
     log.head_sent = true;
@@ -289,7 +297,12 @@ mod tests {
         );
         h.insert("set-cookie", HeaderValue::from_static("a=b"));
         h.insert("server", HeaderValue::from_static("internal-10.0.0.1"));
-        let names: Vec<String> = forwarded(&h).map(|(k, _)| k.to_string()).collect();
+        h.insert("x-ms-region", HeaderValue::from_static("East US"));
+        h.insert("apim-request-id", HeaderValue::from_static("10.1.2.3"));
+        let names: Vec<String> = forwarded(&h, "chat_completions")
+            .into_iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
         assert_eq!(names.len(), 3);
         assert!(!names.contains(&"set-cookie".to_string()));
     }

@@ -154,7 +154,8 @@ async fn relay_message(
         m.on_body(&body);
     }
     let mut head = ResponseHead::json(200, body.len());
-    head.headers.extend(relay::forwarded(ex.headers()));
+    head.headers
+        .extend(relay::forwarded(ex.headers(), log.route));
     log.quota_headers_into(&mut head);
     log.status = 200;
     log.head_sent = true;
@@ -173,7 +174,8 @@ async fn relay_stream(
     log: &mut RequestLog<'_>,
 ) -> Result<(), GatewayError> {
     let mut head = ResponseHead::event_stream();
-    head.headers.extend(relay::forwarded(ex.headers()));
+    head.headers
+        .extend(relay::forwarded(ex.headers(), log.route));
     log.quota_headers_into(&mut head);
     log.status = 200;
     log.head_sent = true;

@@ -5,13 +5,16 @@
 
 pub mod anthropic;
 pub mod anthropic_target;
+pub mod azure;
 pub mod bedrock;
 pub mod bedrock_target;
+pub mod compat;
 pub mod gemini;
 pub mod gemini_target;
 pub mod mock;
 pub mod openai;
 pub mod openai_wire;
+pub mod ratelimit;
 pub mod translate;
 
 /// The codec that translates a kind's answers for OpenAI clients; `None` for kinds that speak
@@ -22,6 +25,6 @@ pub fn codec(kind: &crate::config::ProviderKind) -> Option<&'static dyn translat
         ProviderKind::Anthropic(_) => Some(&anthropic_target::AnthropicCodec),
         ProviderKind::Bedrock(_) => Some(&bedrock_target::BedrockCodec),
         ProviderKind::Gemini(_) => Some(&gemini_target::GeminiCodec),
-        ProviderKind::OpenAi(_) | ProviderKind::Mock(_) => None,
+        ProviderKind::OpenAi(_) | ProviderKind::AzureOpenAi(_) | ProviderKind::Mock(_) => None,
     }
 }

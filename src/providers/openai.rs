@@ -2,7 +2,8 @@
 //!
 //! Owns: the upstream request for an OpenAI-shaped body: path under the provider's base URL,
 //! provider credentials, configured extra headers. The body passes through as the client sent
-//! it (only `model` was rewritten by the caller). Must not: forward the client's credentials.
+//! it (only `model` was rewritten by the caller, and the preset's quirks applied by
+//! `providers::compat` when one applies). Must not: forward the client's credentials.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -79,6 +80,7 @@ mod tests {
             timeouts: Timeouts::default(),
             health_check: None,
             stream_usage: true,
+            preset: &crate::providers::compat::OPENAI,
         };
         let head = RequestHead {
             model: "m".into(),

@@ -208,12 +208,14 @@ mod anthropic;
 mod bedrock;
 mod bedrock_frames;
 mod bedrock_validate;
+mod compat;
 mod gemini;
 mod gemini_validate;
 mod http1;
 mod openai;
 mod sigv4;
 mod tls;
+mod tools;
 
 use std::collections::VecDeque;
 use std::io;

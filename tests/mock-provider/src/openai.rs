@@ -230,6 +230,9 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     if let Some((_, stream)) = crate::bedrock::route(path) {
         return crate::bedrock::handle(opts, n, req, stream);
     }
+    if let Some(answer) = crate::compat::handle(opts, n, req) {
+        return answer;
+    }
     if path == crate::anthropic::PATH {
         return crate::anthropic::handle(opts, n, req);
     }
