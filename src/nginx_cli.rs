@@ -93,9 +93,17 @@ fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
         return Err(diag.to_string());
     }
     let site = http::lower(config).map_err(|e| e.to_string())?;
+    let mut llm = Vec::with_capacity(site.llm_gateways.len());
+    for path in &site.llm_gateways {
+        let loaded = tollgate::config::load(path).map_err(|errors| {
+            let lines: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+            format!("llm_gateway {}: {}", path.display(), lines.join("; "))
+        })?;
+        llm.push(loaded);
+    }
     let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    server::run_nginx(runtime, process, std::sync::Arc::new(|| {}))
+    server::run_nginx(runtime, llm, process, std::sync::Arc::new(|| {}))
 }
 
 /// nginx resolves upstream host names once, at load time.

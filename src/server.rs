@@ -95,15 +95,36 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
 /// process is shutting down. `reopen` is called on SIGUSR1.
 pub fn run_nginx(
     runtime: crate::http::Runtime,
+    llm_configs: Vec<Config>,
     process: &Process,
     reopen: Reopen,
 ) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let mut server = new_server(process, threads, Duration::from_secs(5))?;
+    // The gateways of `llm_gateway` locations: one per YAML file, sharing one metrics registry
+    // (there is no admin listener in nginx mode; their listen/admin sections are not used).
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let mut gateways = Vec::with_capacity(llm_configs.len());
+    for config in llm_configs {
+        let gateway = Arc::new(Gateway::new(Arc::new(config), Arc::clone(&metrics))?);
+        if gateway
+            .config
+            .providers
+            .values()
+            .any(|p| p.kind.health_check().is_some())
+        {
+            let gateway = Arc::clone(&gateway);
+            server.add_service(background_service(
+                "health checks",
+                HealthProbes { gateway },
+            ));
+        }
+        gateways.push(gateway);
+    }
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::nginx(Arc::new(runtime)),
+        Tollgate::nginx(Arc::new(runtime), gateways),
         "tollgate-nginx",
     );
     for addr in &addrs {

@@ -382,14 +382,15 @@ fn sse_streams_through_proxy_buffering_off() {
     let s = setup("sse.conf");
     let check = |what: &str| {
         let reads = stream_timings(s.port, &get("/sse"));
-        // When each event had fully arrived (an event may be split across reads).
+        // When each event had fully arrived (an event may be split across reads, and across
+        // chunks of the chunked encoding: compare the de-chunked body).
         let arrival = |marker: &str| {
             let mut seen = String::new();
             reads
                 .iter()
                 .find(|(_, t)| {
                     seen.push_str(t);
-                    seen.contains(marker)
+                    dechunk(&seen).contains(marker)
                 })
                 .map(|(at, _)| *at)
                 .unwrap_or_else(|| panic!("{what}: no {marker} in {reads:?}"))
@@ -408,4 +409,30 @@ fn sse_streams_through_proxy_buffering_off() {
     wait_port_free(s.port);
     let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
     check("tollgate");
+}
+
+/// The body of a raw HTTP/1.1 response read so far, chunked encoding removed (complete chunks
+/// only); a body without chunked encoding is returned as is.
+fn dechunk(raw: &str) -> String {
+    let Some((head, mut rest)) = raw.split_once("\r\n\r\n") else {
+        return String::new();
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return rest.to_owned();
+    }
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n + 2 {
+            break;
+        }
+        body.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    body
 }

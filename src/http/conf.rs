@@ -159,6 +159,9 @@ pub struct LocConf {
     pub types: Arc<HashMap<String, String>>,
     /// The location's rewrite-phase directives.
     pub script: Arc<[Op]>,
+    /// `llm_gateway`: index into `Site::llm_gateways`; the location is served by the LLM
+    /// pipeline instead of `proxy_pass`. Not inherited (like `proxy_pass`).
+    pub llm_gateway: Option<usize>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -267,6 +270,7 @@ impl LocConf {
                 .unwrap_or_else(|| "text/plain".into()),
             types: s.types.clone().unwrap_or_else(builtin_types),
             script: script.into(),
+            llm_gateway: None,
         })
     }
 

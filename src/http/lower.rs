@@ -34,6 +34,7 @@ struct Lower<'a> {
     users: UserVars,
     upstreams: Vec<Group>,
     by_name: HashMap<String, usize>,
+    llm_gateways: Vec<std::path::PathBuf>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -53,6 +54,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         users,
         upstreams: Vec::new(),
         by_name: HashMap::new(),
+        llm_gateways: Vec::new(),
     };
     let Some(http) = config.root.iter().find(|d| d.name == "http") else {
         return Err(LowerError {
@@ -118,6 +120,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         upstreams: l.upstreams,
         user_vars: l.users.len(),
         maps: maps.into(),
+        llm_gateways: l.llm_gateways,
     })
 }
 
@@ -140,6 +143,26 @@ fn arg(d: &Directive, i: usize) -> &str {
 }
 
 impl Lower<'_> {
+    /// `llm_gateway FILE;` (tollgate's own directive): the location's requests go to the LLM
+    /// pipeline of that YAML configuration. A relative path is taken from the directory of
+    /// the file the directive is in; each file is loaded once however many locations name it.
+    fn llm_gateway(&mut self, d: &Directive) -> usize {
+        let name = std::path::Path::new(arg(d, 0));
+        let path = match self.config.files.get(d.file) {
+            Some(f) if name.is_relative() => std::path::Path::new(&f.path)
+                .parent()
+                .map_or_else(|| name.to_owned(), |dir| dir.join(name)),
+            _ => name.to_owned(),
+        };
+        match self.llm_gateways.iter().position(|p| *p == path) {
+            Some(i) => i,
+            None => {
+                self.llm_gateways.push(path);
+                self.llm_gateways.len() - 1
+            }
+        }
+    }
+
     fn err(&self, d: &Directive, message: String) -> LowerError {
         LowerError {
             message,

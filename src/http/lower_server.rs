@@ -97,11 +97,13 @@ impl Lower<'_> {
         let mut s = Settings::default();
         let mut script = Vec::new();
         let mut proxy = None;
+        let mut llm = None;
         let body = d.block.as_deref().unwrap_or(&[]);
         for inner in body {
             match inner.name.as_str() {
                 "location" => {}
                 "proxy_pass" => proxy = Some(self.proxy_pass(inner)?),
+                "llm_gateway" => llm = Some(self.llm_gateway(inner)),
                 _ => self.plain(inner, &mut s, Some(&mut script))?,
             }
         }
@@ -117,7 +119,14 @@ impl Lower<'_> {
         };
         let is_static = matches!(matcher, Matcher::Exact(_) | Matcher::Prefix { .. });
         let auto_redirect = is_static && proxy.is_some() && name.ends_with('/');
-        let conf = LocConf::finish(&s, &name, proxy, script).map_err(|m| self.err(d, m))?;
+        if llm.is_some() && proxy.is_some() {
+            return Err(self.err(
+                d,
+                "\"llm_gateway\" and \"proxy_pass\" cannot share a location".into(),
+            ));
+        }
+        let mut conf = LocConf::finish(&s, &name, proxy, script).map_err(|m| self.err(d, m))?;
+        conf.llm_gateway = llm;
         Ok(Location {
             matcher,
             nested,

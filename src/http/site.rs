@@ -47,6 +47,9 @@ pub struct Site {
     pub user_vars: usize,
     /// The `map` blocks.
     pub maps: Arc<[super::map::Map]>,
+    /// The YAML configurations named by `llm_gateway` (absolute paths), in order of first use;
+    /// `LocConf::llm_gateway` indexes this list.
+    pub llm_gateways: Vec<std::path::PathBuf>,
 }
 
 /// What to do with a request.
@@ -199,7 +202,7 @@ impl Site {
                 Flow::Last => {}
                 Flow::Done if state.uri_changed => {}
                 Flow::Done => {
-                    if conf.proxy.is_none() {
+                    if conf.proxy.is_none() && conf.llm_gateway.is_none() {
                         // Static files are not served: nginx would look under its root.
                         return (conf, reply(404));
                     }

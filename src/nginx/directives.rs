@@ -144,9 +144,24 @@ pub fn all() -> &'static [Cmd] {
     table::COMMANDS
 }
 
-/// True when nginx 1.22 (Debian's build) knows a directive by this name in some context.
+/// tollgate's own directives, checked like nginx's (a config using them is not nginx's any
+/// more, so `-t` parity does not apply to them). `llm_gateway FILE;` in a location hands its
+/// requests to the LLM pipeline of a YAML configuration.
+static EXTENSIONS: &[Cmd] = &[Cmd {
+    name: "llm_gateway",
+    module: ModuleType::Http,
+    flags: HTTP_LOC_CONF | ARGUMENT_NUMBER[1],
+    setter: Setter::CustomDup,
+    values: &[],
+}];
+
+fn commands() -> impl Iterator<Item = &'static Cmd> {
+    table::COMMANDS.iter().chain(EXTENSIONS)
+}
+
+/// True when nginx 1.22 (Debian's build) or tollgate knows a directive by this name.
 pub fn is_known(name: &str) -> bool {
-    table::COMMANDS.iter().any(|c| c.name == name)
+    commands().any(|c| c.name == name)
 }
 
 /// `ngx_conf_handler`'s dispatch: the command that takes `name` with `nargs` arguments
@@ -159,7 +174,7 @@ pub fn lookup(
     line: usize,
 ) -> Result<&'static Cmd, Diag> {
     let mut found = false;
-    for cmd in table::COMMANDS.iter().filter(|c| c.name == name) {
+    for cmd in commands().filter(|c| c.name == name) {
         found = true;
         if cmd.module != ModuleType::Conf && cmd.module != ctx.module_type() {
             continue;

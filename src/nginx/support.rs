@@ -98,6 +98,7 @@ const NO_OPS: &[&str] = &[
 /// Directives the generic path implements (see `crate::http::lower` for their forms).
 const IMPLEMENTED: &[&str] = &[
     "http",
+    "llm_gateway",
     "server",
     "listen",
     "server_name",

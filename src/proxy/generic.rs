@@ -63,10 +63,12 @@ fn request_from(session: &Session) -> std::result::Result<Request, ()> {
 }
 
 /// `request_filter`: select server and location, run rewrites; `Ok(true)` when answered.
+/// `llm` is set (and `false` returned) when the location hands the request to an LLM gateway.
 pub async fn request_filter(
     rt: &Runtime,
     session: &mut Session,
     ctx: &mut Option<Box<GenericCtx>>,
+    llm: &mut Option<(usize, String)>,
 ) -> Result<bool> {
     session.set_keepalive(Some(KEEPALIVE_SECS));
     let Ok(mut req) = request_from(session) else {
@@ -84,6 +86,15 @@ pub async fn request_filter(
         }
         Action::Proxy(state) => state,
     };
+    if let Some(i) = decision.conf.llm_gateway {
+        let mut uri = std::mem::take(&mut req.uri);
+        if !req.args.is_empty() {
+            uri.push('?');
+            uri.push_str(&req.args);
+        }
+        *llm = Some((i, uri));
+        return Ok(false);
+    }
     let Some(pp) = decision.conf.proxy.as_ref() else {
         return Err(Error::explain(ErrorType::InternalError, "no proxy_pass"));
     };

@@ -38,8 +38,12 @@ enum Mode {
         gateway: Arc<Gateway>,
         keepalive_secs: u64,
     },
-    /// An nginx configuration.
-    Nginx(Arc<Runtime>),
+    /// An nginx configuration; `llm` are the gateways its `llm_gateway` locations name
+    /// (indexed like `Site::llm_gateways`).
+    Nginx {
+        rt: Arc<Runtime>,
+        llm: Vec<Arc<Gateway>>,
+    },
 }
 
 impl Tollgate {
@@ -53,16 +57,16 @@ impl Tollgate {
         }
     }
 
-    /// Serves a lowered nginx configuration.
-    pub fn nginx(runtime: Arc<Runtime>) -> Self {
+    /// Serves a lowered nginx configuration, with the gateways of its `llm_gateway`s.
+    pub fn nginx(runtime: Arc<Runtime>, llm: Vec<Arc<Gateway>>) -> Self {
         Tollgate {
-            mode: Mode::Nginx(runtime),
+            mode: Mode::Nginx { rt: runtime, llm },
         }
     }
 
     fn generic<'a>(&'a self, ctx: &'a mut Ctx) -> Option<(&'a Runtime, &'a mut GenericCtx)> {
         match (&self.mode, ctx.generic.as_deref_mut()) {
-            (Mode::Nginx(rt), Some(c)) => Some((rt, c)),
+            (Mode::Nginx { rt, .. }, Some(c)) => Some((rt, c)),
             _ => None,
         }
     }
@@ -72,6 +76,8 @@ impl Tollgate {
 #[derive(Default)]
 pub struct Ctx {
     generic: Option<Box<GenericCtx>>,
+    /// An `llm_gateway` location matched: the gateway's index and the URI it sees.
+    llm: Option<(usize, String)>,
 }
 
 fn no_upstream() -> Box<Error> {
@@ -88,17 +94,27 @@ impl ProxyHttp for Tollgate {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
-        let (gateway, keepalive_secs) = match &self.mode {
-            Mode::Nginx(rt) => return generic::request_filter(rt, session, &mut ctx.generic).await,
+        let (gateway, keepalive_secs, path) = match &self.mode {
+            Mode::Nginx { rt, llm } => {
+                let done = generic::request_filter(rt, session, &mut ctx.generic, &mut ctx.llm);
+                let done = done.await?;
+                let Some((i, path)) = ctx.llm.take() else {
+                    return Ok(done);
+                };
+                let gateway = llm.get(i).ok_or_else(no_upstream)?;
+                let keepalive = gateway.config.server.keepalive_timeout.as_secs().max(1);
+                (gateway, keepalive, Some(path))
+            }
             Mode::Llm {
                 gateway,
                 keepalive_secs,
-            } => (gateway, *keepalive_secs),
+            } => (gateway, *keepalive_secs, None),
         };
         session.set_keepalive(Some(keepalive_secs));
         let mut ds = PingoraDownstream {
             session,
             keepalive: true,
+            path,
         };
         llm::serve(gateway, &mut ds).await;
         if !ds.keepalive {
@@ -200,7 +216,7 @@ impl ProxyHttp for Tollgate {
         ctx: &mut Self::CTX,
     ) -> FailToProxy {
         let error_code = match &self.mode {
-            Mode::Nginx(_) => generic::fail_to_proxy(session, ctx.generic.as_deref(), e).await,
+            Mode::Nginx { .. } => generic::fail_to_proxy(session, ctx.generic.as_deref(), e).await,
             Mode::Llm { .. } => default_fail_to_proxy(session, e).await,
         };
         FailToProxy {
@@ -214,6 +230,8 @@ impl ProxyHttp for Tollgate {
 struct PingoraDownstream<'a> {
     session: &'a mut Session,
     keepalive: bool,
+    /// The URI after nginx's rewrites, for a request an `llm_gateway` location hands over.
+    path: Option<String>,
 }
 
 #[async_trait]
@@ -223,6 +241,9 @@ impl Downstream for PingoraDownstream<'_> {
     }
 
     fn path(&self) -> &str {
+        if let Some(p) = &self.path {
+            return p;
+        }
         self.session
             .req_header()
             .uri
