@@ -226,20 +226,22 @@ def scenario_stream(tmp, rows):
 
 
 def scenario_proxy(tmp, rows):
+    """The same nginx.conf served by nginx (worker_processes = cores) and by tollgate, in front
+    of the same upstream, against direct."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     procs = Procs()
     try:
         up = start_upstream(procs)
-        port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes {os.cpu_count()};
-error_log {tmp}/nginx-error.log;
-pid {tmp}/nginx.pid;
-daemon off;
+        ports = {"nginx": free_port(), "tollgate": free_port()}
+        pids = {}
+        for who, port in ports.items():
+            conf = os.path.join(tmp, f"{who}.conf")
+            with open(conf, "w") as f:
+                f.write(f"""worker_processes {os.cpu_count()};
+error_log {tmp}/{who}-error.log;
+pid {tmp}/{who}.pid;
 events {{ worker_connections 4096; }}
 http {{
-  access_log off;
   upstream up {{ server 127.0.0.1:{up}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{port};
@@ -252,21 +254,40 @@ http {{
   }}
 }}
 """)
-        procs.start([nginx, "-c", conf, "-p", tmp])
-        wait_http(f"http://127.0.0.1:{port}/v1/models")
+            if who == "nginx":
+                p = procs.start([nginx, "-c", conf, "-p", tmp, "-g", "daemon off;"])
+            else:
+                p = procs.start([os.path.join(BIN, "tollgate"), "-c", conf, "-p", tmp],
+                                env={**os.environ, "RUST_LOG": "warn"})
+            wait_http(f"http://127.0.0.1:{port}/v1/models")
+            pids[who] = p.pid
         body = chat_body(tmp, False, 16)
         d_url = f"http://127.0.0.1:{up}/v1/chat/completions"
-        n_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        urls = {w: f"http://127.0.0.1:{p}/v1/chat/completions" for w, p in ports.items()}
         for rate in RATES:
-            d = loadgen(f"proxy direct {rate}/s", d_url, body, rate=rate, headers=direct_headers())
-            n = loadgen(f"proxy nginx {rate}/s", n_url, body, rate=rate, headers=direct_headers())
-            rows.append(("plain proxy: nginx (tollgate n/a)", f"fixed {rate}/s", d, n))
+            n = loadgen(f"proxy nginx {rate}/s", urls["nginx"], body, rate=rate,
+                        headers=direct_headers(), cpu_pids=[pids["nginx"]] + children(pids["nginx"]))
+            t = loadgen(f"proxy tollgate {rate}/s", urls["tollgate"], body, rate=rate,
+                        headers=direct_headers(), cpu_pids=[pids["tollgate"]])
+            rows.append(("plain proxy (same nginx.conf): tollgate (via) vs nginx (baseline)", f"fixed {rate}/s", n, t))
         d = loadgen("proxy direct saturation", d_url, body, connections=64, headers=direct_headers())
-        n = loadgen("proxy nginx saturation", n_url, body, connections=64, headers=direct_headers())
-        rows.append(("plain proxy: nginx (tollgate n/a)", "saturation, 64 conns", d, n))
+        n = loadgen("proxy nginx saturation", urls["nginx"], body, connections=64, headers=direct_headers(),
+                    cpu_pids=[pids["nginx"]] + children(pids["nginx"]))
+        t = loadgen("proxy tollgate saturation", urls["tollgate"], body, connections=64, headers=direct_headers(),
+                    cpu_pids=[pids["tollgate"]])
+        rows.append(("plain proxy: nginx (via) vs direct (baseline)", "saturation, 64 conns", d, n))
+        rows.append(("plain proxy (same nginx.conf): tollgate (via) vs nginx (baseline)", "saturation, 64 conns", n, t))
     finally:
         procs.stop_all()
 
+
+def children(pid):
+    """nginx's worker processes (their CPU counts for nginx)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 def scenario_translated(tmp, rows):
     """The same SSE load through an `openai` target (passthrough, re-framed) and through an
