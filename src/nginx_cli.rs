@@ -79,8 +79,10 @@ fn serve(config: &nginx::Config) -> Result<(), String> {
         return Err(diag.to_string());
     }
     let site = http::lower(config).map_err(|e| e.to_string())?;
-    let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let mut runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
+    let logs = tollgate::proxy::logs::Logs::open(&runtime.site.logs)?;
+    tollgate::proxy::logs::init_error_log(&logs, &runtime.site.logs);
+    runtime.log_sink = Some(logs);
     server::run_nginx(runtime)
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+use super::log_format::AccessLog;
 use super::script::Op;
 use super::vars::Template;
 
@@ -80,6 +81,8 @@ pub struct Settings {
     pub default_type: Option<String>,
     /// `types { mime ext...; }`: extension → MIME type.
     pub types: Option<Arc<HashMap<String, String>>>,
+    /// `access_log`s of the level (empty: `off`); a level with any replaces its parent's.
+    pub access_logs: Option<Vec<AccessLog>>,
 }
 
 impl Settings {
@@ -107,6 +110,7 @@ impl Settings {
         take(&mut self.add_headers, &parent.add_headers);
         take(&mut self.default_type, &parent.default_type);
         take(&mut self.types, &parent.types);
+        take(&mut self.access_logs, &parent.access_logs);
     }
 }
 
@@ -159,6 +163,8 @@ pub struct LocConf {
     pub types: Arc<HashMap<String, String>>,
     /// The location's rewrite-phase directives.
     pub script: Arc<[Op]>,
+    /// Where a request that ends here is logged (none without an `access_log`).
+    pub access_logs: Arc<[AccessLog]>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -267,6 +273,7 @@ impl LocConf {
                 .unwrap_or_else(|| "text/plain".into()),
             types: s.types.clone().unwrap_or_else(builtin_types),
             script: script.into(),
+            access_logs: s.access_logs.clone().unwrap_or_default().into(),
         })
     }
 

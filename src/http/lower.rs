@@ -5,12 +5,15 @@
 //! a no-op (`nginx::support`) or refused with its file:line. It must not resolve host names
 //! or serve anything; `-t` has already validated shapes and values.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conf::{ProxyPass, Settings};
 use super::directives;
+use super::log_format::{LogFormat, LogTargets};
 use super::map::Map;
 use super::names::NameIndex;
 use super::script::Op;
@@ -34,6 +37,10 @@ struct Lower<'a> {
     users: UserVars,
     upstreams: Vec<Group>,
     by_name: HashMap<String, usize>,
+    /// `log_format`s by lowercase name, `combined` included.
+    formats: HashMap<String, Arc<LogFormat>>,
+    /// Log files, filled while levels are lowered (`plain` takes `&self`).
+    logs: RefCell<LogTargets>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -53,7 +60,12 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         users,
         upstreams: Vec::new(),
         by_name: HashMap::new(),
+        formats: HashMap::new(),
+        logs: RefCell::new(LogTargets::default()),
     };
+    for d in config.root.iter().filter(|d| d.name == "error_log") {
+        l.error_log(d)?;
+    }
     let Some(http) = config.root.iter().find(|d| d.name == "http") else {
         return Err(LowerError {
             message: "no \"http\" block: there is nothing to serve".into(),
@@ -68,6 +80,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     for d in body.iter().filter(|d| d.name == "upstream") {
         l.upstream(d)?;
     }
+    l.log_formats(http)?;
     let mut maps = Vec::new();
     for d in body.iter().filter(|d| d.name == "map") {
         maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
@@ -75,7 +88,8 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     let mut settings = Settings::default();
     for d in body {
         match d.name.as_str() {
-            "upstream" | "server" | "map" => {}
+            "upstream" | "server" | "map" | "log_format" => {}
+            "error_log" => l.error_log(d)?,
             _ => l.plain(d, &mut settings, None)?,
         }
     }
@@ -118,6 +132,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         upstreams: l.upstreams,
         user_vars: l.users.len(),
         maps: maps.into(),
+        logs: l.logs.into_inner(),
     })
 }
 
@@ -166,6 +181,11 @@ impl Lower<'_> {
         s: &mut Settings,
         script: Option<&mut Vec<Op>>,
     ) -> Result<(), LowerError> {
+        match d.name.as_str() {
+            "access_log" => return self.access_log(d, s),
+            "error_log" => return Err(self.error_log_below_http(d)),
+            _ => {}
+        }
         if directives::setting(d, s, &self.users).map_err(|m| self.err(d, m))? {
             return Ok(());
         }
@@ -328,3 +348,6 @@ fn host_port(text: &str) -> Result<(&str, u16), String> {
 
 #[path = "lower_server.rs"]
 mod server;
+
+#[path = "lower_logs.rs"]
+mod logs;

@@ -11,6 +11,7 @@ pub mod conf;
 pub mod directives;
 pub mod forward;
 pub mod location;
+pub mod log_format;
 pub mod lower;
 pub mod map;
 pub mod names;

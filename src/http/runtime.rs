@@ -24,6 +24,8 @@ pub struct Runtime {
     pub site: Site,
     /// One per `site.upstreams`, same index.
     pub balancers: Vec<Balancer>,
+    /// Where access lines go; `None` until the server attaches its log files.
+    pub log_sink: Option<std::sync::Arc<dyn super::log_format::LogSink>>,
 }
 
 impl Runtime {
@@ -47,6 +49,10 @@ impl Runtime {
             }
             balancers.push(Balancer::new(&servers, g.method));
         }
-        Ok(Runtime { site, balancers })
+        Ok(Runtime {
+            site,
+            balancers,
+            log_sink: None,
+        })
     }
 }

@@ -47,6 +47,8 @@ pub struct Site {
     pub user_vars: usize,
     /// The `map` blocks.
     pub maps: Arc<[super::map::Map]>,
+    /// Access and error log files (opened by `proxy::logs`).
+    pub logs: super::log_format::LogTargets,
 }
 
 /// What to do with a request.

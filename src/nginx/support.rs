@@ -132,6 +132,9 @@ const IMPLEMENTED: &[&str] = &[
     "map",
     "if",
     "break",
+    "access_log",
+    "log_format",
+    "error_log",
 ];
 
 /// How tollgate treats `d` when serving.

@@ -16,6 +16,7 @@ use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 
+use super::access::Timing;
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute};
 use crate::http::script::{Reply, State};
@@ -44,6 +45,30 @@ pub struct GenericCtx {
     body_bytes: u64,
     /// The body went over `client_max_body_size`: a client error, not an upstream failure.
     too_large: bool,
+    /// Times and upstream attempts for the access log.
+    timing: Timing,
+}
+
+impl GenericCtx {
+    /// A request answered without an upstream (return, redirects, errors): only logged.
+    fn replied(req: Request, conf: Arc<LocConf>, timing: Timing) -> Box<GenericCtx> {
+        Box::new(GenericCtx {
+            req,
+            conf,
+            state: State::default(),
+            // Never read: no upstream phase runs after a reply.
+            upstream: 0,
+            tried: Tried::default(),
+            pick: None,
+            attempts: 0,
+            started: timing.started,
+            timed_out: false,
+            header_received: false,
+            body_bytes: 0,
+            too_large: false,
+            timing,
+        })
+    }
 }
 
 fn request_from(session: &Session) -> std::result::Result<Request, ()> {
@@ -69,9 +94,11 @@ pub async fn request_filter(
     ctx: &mut Option<Box<GenericCtx>>,
 ) -> Result<bool> {
     session.set_keepalive(Some(KEEPALIVE_SECS));
+    let timing = Timing::new();
     let Ok(mut req) = request_from(session) else {
         let conf = Arc::clone(&rt.site.servers[0].conf);
         write_reply(session, &conf, &Request::default(), &reply(400)).await?;
+        *ctx = Some(GenericCtx::replied(Request::default(), conf, timing));
         return Ok(true);
     };
     let headers = &session.req_header().headers;
@@ -80,6 +107,7 @@ pub async fn request_filter(
     let state = match decision.action {
         Action::Reply(r) => {
             write_reply(session, &decision.conf, &req, &r).await?;
+            *ctx = Some(GenericCtx::replied(req, decision.conf, timing));
             return Ok(true);
         }
         Action::Proxy(state) => state,
@@ -110,11 +138,12 @@ pub async fn request_filter(
         upstream,
         pick: None,
         attempts: 0,
-        started: Instant::now(),
+        started: timing.started,
         timed_out: false,
         header_received: false,
         body_bytes: 0,
         too_large: false,
+        timing,
     }));
     Ok(false)
 }
@@ -153,7 +182,9 @@ pub fn upstream_peer(rt: &Runtime, c: &mut GenericCtx) -> Result<Box<HttpPeer>> 
     };
     c.pick = Some(pick);
     c.attempts += 1;
-    let mut peer = HttpPeer::new(balancer.peer(pick).addr, false, String::new());
+    let addr = balancer.peer(pick).addr;
+    c.timing.attempt(addr);
+    let mut peer = HttpPeer::new(addr, false, String::new());
     peer.options.connection_timeout = Some(c.conf.connect_timeout);
     peer.options.read_timeout = Some(c.conf.read_timeout);
     peer.options.write_timeout = Some(c.conf.send_timeout);
@@ -177,6 +208,7 @@ fn failed(rt: &Runtime, c: &mut GenericCtx, e: &Error) -> bool {
         rt.balancers[c.upstream].free(pick, true, Instant::now());
     }
     c.timed_out = is_timeout(e);
+    c.timing.attempt_done(if c.timed_out { 504 } else { 502 });
     let listed = if c.timed_out {
         c.conf.next.timeout
     } else {
@@ -257,15 +289,18 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
 }
 
 /// `upstream_response_filter`: the peer answered, nothing is retried from here on.
-pub fn upstream_response(c: &mut GenericCtx) {
+pub fn upstream_response(c: &mut GenericCtx, status: u16) {
     c.header_received = true;
+    c.timing.attempt_done(status);
 }
 
-/// `logging`: the request is done with its peer (alive: it was not freed as failed).
-pub fn done(rt: &Runtime, c: &mut GenericCtx) {
+/// `logging`: the request is done with its peer (alive: it was not freed as failed), and
+/// its access log lines are queued.
+pub fn done(rt: &Runtime, session: &Session, c: &mut GenericCtx) {
     if let Some(pick) = c.pick.take() {
         rt.balancers[c.upstream].free(pick, false, Instant::now());
     }
+    super::access::log(rt, session, &c.req, &c.conf, &c.timing);
 }
 
 /// `response_filter`: hidden headers, `proxy_redirect default`, `add_header`.
