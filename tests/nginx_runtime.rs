@@ -516,3 +516,71 @@ fn access_log_lines_match_nginx_field_by_field() {
     assert_eq!(nc.len(), 2, "{nc:?}");
     assert_eq!(nc, tc, "combined.log");
 }
+
+#[test]
+fn allow_deny_and_limits_answer_like_nginx() {
+    let s = setup("access.conf");
+    let mut reqs: Vec<Req> = [
+        "/open/a",
+        "/deny/a",
+        "/allow/a",
+        "/net/a",
+        "/first/a",
+        "/inherit/open/a",
+        "/inherit/closed/a",
+        "/inherit/x",
+        "/retdeny/a",
+        "/static/a",
+    ]
+    .iter()
+    .map(|t| get(t))
+    .collect();
+    reqs.extend((0..6).map(|i| get(&format!("/rl/{i}"))));
+    reqs.extend((0..3).map(|_| get("/rl429/same")));
+    reqs.extend((0..3).map(|_| get("/rlkey/x")));
+    reqs.extend((0..3).map(|_| get("/rlkey/x?k=a")));
+    reqs.extend((0..3).map(|_| get("/rldry/x")));
+    reqs.extend((0..4).map(|_| get("/two/a")));
+    // A limit rejects before allow/deny is consulted; the second request is limited.
+    reqs.extend((0..2).map(|_| get("/limdeny/a")));
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            200, 403, 200, 403, 403, 200, 403, 403, 200, 403, // allow/deny
+            200, 200, 200, 503, 503, 503, // burst=2 nodelay
+            200, 429, 429, // no burst, 429
+            200, 200, 200, 200, 503, 503, // empty key not limited
+            200, 200, 200, // dry run
+            200, 200, 503, 503, // second zone burst=1
+            403, 503,
+        ]
+    );
+}
+
+#[test]
+fn limit_conn_counts_requests_in_flight_like_nginx() {
+    let s = setup("access.conf");
+    let run = |what: &str| -> Vec<u16> {
+        let port = s.port;
+        let slow = std::thread::spawn(move || {
+            send(port, &get("/conn/slow").header("X-Echo-Delay", "u1=1000")).status
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let during = send(s.port, &get("/conn/during")).status;
+        let slow = slow
+            .join()
+            .unwrap_or_else(|_| panic!("{what}: slow request"));
+        let after = send(s.port, &get("/conn/after")).status;
+        vec![slow, during, after]
+    };
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        run("nginx")
+    };
+    assert_eq!(n, [200, 429, 200]);
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    assert_eq!(run("tollgate"), n);
+}

@@ -41,6 +41,8 @@ struct Lower<'a> {
     formats: HashMap<String, Arc<LogFormat>>,
     /// Log files, filled while levels are lowered (`plain` takes `&self`).
     logs: RefCell<LogTargets>,
+    req_zones: Vec<super::limit_req::ZoneSpec>,
+    conn_zones: Vec<super::limit_conn::ZoneSpec>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -62,6 +64,8 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         by_name: HashMap::new(),
         formats: HashMap::new(),
         logs: RefCell::new(LogTargets::default()),
+        req_zones: Vec::new(),
+        conn_zones: Vec::new(),
     };
     for d in config.root.iter().filter(|d| d.name == "error_log") {
         l.error_log(d)?;
@@ -81,6 +85,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         l.upstream(d)?;
     }
     l.log_formats(http)?;
+    l.limit_zones(body)?;
     let mut maps = Vec::new();
     for d in body.iter().filter(|d| d.name == "map") {
         maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
@@ -88,7 +93,8 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     let mut settings = Settings::default();
     for d in body {
         match d.name.as_str() {
-            "upstream" | "server" | "map" | "log_format" => {}
+            "upstream" | "server" | "map" | "log_format" | "limit_req_zone" | "limit_conn_zone" => {
+            }
             "error_log" => l.error_log(d)?,
             _ => l.plain(d, &mut settings, None)?,
         }
@@ -133,6 +139,8 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         user_vars: l.users.len(),
         maps: maps.into(),
         logs: l.logs.into_inner(),
+        req_zones: l.req_zones,
+        conn_zones: l.conn_zones,
     })
 }
 
@@ -185,6 +193,9 @@ impl Lower<'_> {
             "access_log" => return self.access_log(d, s),
             "error_log" => return Err(self.error_log_below_http(d)),
             _ => {}
+        }
+        if self.access_setting(d, s)? {
+            return Ok(());
         }
         if directives::setting(d, s, &self.users).map_err(|m| self.err(d, m))? {
             return Ok(());
@@ -351,3 +362,6 @@ mod server;
 
 #[path = "lower_logs.rs"]
 mod logs;
+
+#[path = "lower_access.rs"]
+mod access;

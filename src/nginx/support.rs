@@ -135,6 +135,19 @@ const IMPLEMENTED: &[&str] = &[
     "access_log",
     "log_format",
     "error_log",
+    "allow",
+    "deny",
+    "satisfy",
+    "limit_req_zone",
+    "limit_req",
+    "limit_req_status",
+    "limit_req_log_level",
+    "limit_req_dry_run",
+    "limit_conn_zone",
+    "limit_conn",
+    "limit_conn_status",
+    "limit_conn_log_level",
+    "limit_conn_dry_run",
 ];
 
 /// How tollgate treats `d` when serving.

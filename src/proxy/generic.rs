@@ -17,6 +17,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 
 use super::access::Timing;
+use super::limits::{self, Held};
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute};
 use crate::http::script::{Reply, State};
@@ -47,11 +48,13 @@ pub struct GenericCtx {
     too_large: bool,
     /// Times and upstream attempts for the access log.
     timing: Timing,
+    /// `limit_conn` counts, released when the request is done.
+    held: Held,
 }
 
 impl GenericCtx {
     /// A request answered without an upstream (return, redirects, errors): only logged.
-    fn replied(req: Request, conf: Arc<LocConf>, timing: Timing) -> Box<GenericCtx> {
+    fn replied(req: Request, conf: Arc<LocConf>, timing: Timing, held: Held) -> Box<GenericCtx> {
         Box::new(GenericCtx {
             req,
             conf,
@@ -67,6 +70,7 @@ impl GenericCtx {
             body_bytes: 0,
             too_large: false,
             timing,
+            held,
         })
     }
 }
@@ -98,16 +102,29 @@ pub async fn request_filter(
     let Ok(mut req) = request_from(session) else {
         let conf = Arc::clone(&rt.site.servers[0].conf);
         write_reply(session, &conf, &Request::default(), &reply(400)).await?;
-        *ctx = Some(GenericCtx::replied(Request::default(), conf, timing));
+        *ctx = Some(GenericCtx::replied(
+            Request::default(),
+            conf,
+            timing,
+            Held::new(),
+        ));
         return Ok(true);
     };
     let headers = &session.req_header().headers;
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let decision = rt.site.route(&mut req, headers, host);
-    let state = match decision.action {
+    let mut held = Held::new();
+    let mut action = decision.action;
+    if decision.access {
+        if let Some(status) = limits::check(rt, &decision.conf, &req, headers, &mut held).await {
+            action = Action::Reply(reply(status));
+        }
+    }
+    let state = match action {
         Action::Reply(r) => {
-            write_reply(session, &decision.conf, &req, &r).await?;
-            *ctx = Some(GenericCtx::replied(req, decision.conf, timing));
+            let written = write_reply(session, &decision.conf, &req, &r).await;
+            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            written?;
             return Ok(true);
         }
         Action::Proxy(state) => state,
@@ -144,6 +161,7 @@ pub async fn request_filter(
         body_bytes: 0,
         too_large: false,
         timing,
+        held,
     }));
     Ok(false)
 }
@@ -300,6 +318,7 @@ pub fn done(rt: &Runtime, session: &Session, c: &mut GenericCtx) {
     if let Some(pick) = c.pick.take() {
         rt.balancers[c.upstream].free(pick, false, Instant::now());
     }
+    limits::release(rt, &mut c.held);
     super::access::log(rt, session, &c.req, &c.conf, &c.timing);
 }
 

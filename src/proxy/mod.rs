@@ -11,6 +11,7 @@
 
 mod access;
 mod generic;
+mod limits;
 pub mod logs;
 
 use std::sync::Arc;
