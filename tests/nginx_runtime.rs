@@ -70,6 +70,7 @@ struct Observed {
     content_type: Option<String>,
     x_headers: Vec<(String, String)>,
     server_header: Option<String>,
+    www_authenticate: Option<String>,
     body_text: Option<String>,
     upstream: Option<serde_json::Value>,
 }
@@ -119,6 +120,7 @@ fn observe(r: &Resp) -> Observed {
             .header("server")
             .filter(|s| *s == "echo")
             .map(str::to_owned),
+        www_authenticate: r.header("www-authenticate").map(str::to_owned),
         body_text: text.then(|| r.body.clone()),
         upstream,
     }
@@ -583,4 +585,85 @@ fn limit_conn_counts_requests_in_flight_like_nginx() {
     wait_port_free(s.port);
     let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
     assert_eq!(run("tollgate"), n);
+}
+
+/// An htpasswd with one user per scheme nginx 1.22 accepts, hashed by openssl (crypt
+/// schemes) and by hand ({SHA}, {SSHA}, {PLAIN}); every password is "pw-" + the user.
+fn htpasswd(dir: &Path) {
+    use base64::Engine;
+    use sha1::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut lines = vec!["# users".to_owned()];
+    for (user, flag) in [
+        ("apr", "-apr1"),
+        ("md5", "-1"),
+        ("s256", "-5"),
+        ("s512", "-6"),
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(["passwd", flag, &format!("pw-{user}")])
+            .output()
+            .expect("openssl passwd");
+        let hash = String::from_utf8(out.stdout).unwrap();
+        lines.push(format!("{user}:{}", hash.trim()));
+    }
+    lines.push(format!(
+        "sha:{{SHA}}{}",
+        b64.encode(sha1::Sha1::digest(b"pw-sha"))
+    ));
+    let mut raw = sha1::Sha1::new()
+        .chain_update(b"pw-ssha")
+        .chain_update(b"salt")
+        .finalize()
+        .to_vec();
+    raw.extend_from_slice(b"salt");
+    lines.push(format!("ssha:{{SSHA}}{}", b64.encode(raw)));
+    lines.push("plain:{PLAIN}pw-plain:a comment".to_owned());
+    std::fs::write(dir.join("htpasswd"), lines.join("\n") + "\n").unwrap();
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    format!("Basic {}", b64.encode(format!("{user}:{password}")))
+}
+
+#[test]
+fn auth_basic_and_satisfy_answer_like_nginx() {
+    let s = setup("auth.conf");
+    htpasswd(s.dir.path());
+    let mut reqs = vec![
+        get("/auth/a"),
+        get("/auth/a").header("Authorization", "Bearer x"),
+    ];
+    for user in ["apr", "md5", "s256", "s512", "sha", "ssha", "plain"] {
+        let good = basic(user, &format!("pw-{user}"));
+        reqs.push(get("/auth/a").header("Authorization", &good));
+        reqs.push(get("/auth/a").header("Authorization", &basic(user, "wrong")));
+    }
+    reqs.extend([
+        get("/auth/a").header("Authorization", &basic("nobody", "pw-nobody")),
+        get("/auth/a").header("Authorization", "Basic !!!"),
+        get("/auth/off/a"),
+        get("/any_deny/a"),
+        get("/any_deny/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/any_allow/a"),
+        get("/all_deny/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/nofile/a"),
+        get("/nofile/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/realm/a").host(Some("Realm.Test")),
+    ]);
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            401, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 401,
+            401, 200, 401, 200, 200, 403, 401, 403, 401
+        ]
+    );
+    assert_eq!(
+        nginx[0].header("www-authenticate"),
+        Some("Basic realm=\"Restricted\"")
+    );
 }

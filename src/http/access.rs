@@ -70,6 +70,12 @@ fn mask(ip: IpAddr, bits: u8) -> IpAddr {
 
 /// Whether `rules` let `client` in (`None`: no address known, only `all` rules apply).
 pub fn allowed(rules: &[Rule], client: Option<IpAddr>) -> bool {
+    decide(rules, client) != Some(false)
+}
+
+/// The first matching rule's verdict; `None` when none matches (nginx's `NGX_DECLINED`,
+/// which matters under `satisfy any`).
+pub fn decide(rules: &[Rule], client: Option<IpAddr>) -> Option<bool> {
     let client = client.map(|ip| match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -80,10 +86,10 @@ pub fn allowed(rules: &[Rule], client: Option<IpAddr>) -> bool {
             None => r.net.is_none(),
         };
         if hit {
-            return r.allow;
+            return Some(r.allow);
         }
     }
-    true
+    None
 }
 
 #[cfg(test)]

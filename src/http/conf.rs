@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::access::Rule;
+use super::auth_basic::AuthBasic;
 use super::log_format::AccessLog;
 use super::script::Op;
 use super::vars::Template;
@@ -95,6 +96,9 @@ pub struct Settings {
     pub limit_conn_status: Option<u16>,
     pub limit_conn_log_level: Option<log::Level>,
     pub limit_conn_dry_run: Option<bool>,
+    /// `auth_basic`: `Some(None)` is `off`.
+    pub auth_realm: Option<Option<Template>>,
+    pub auth_file: Option<String>,
 }
 
 impl Settings {
@@ -133,6 +137,8 @@ impl Settings {
         take(&mut self.limit_conn_status, &parent.limit_conn_status);
         take(&mut self.limit_conn_log_level, &parent.limit_conn_log_level);
         take(&mut self.limit_conn_dry_run, &parent.limit_conn_dry_run);
+        take(&mut self.auth_realm, &parent.auth_realm);
+        take(&mut self.auth_file, &parent.auth_file);
     }
 }
 
@@ -204,6 +210,8 @@ pub struct Access {
     pub limit_conn_status: u16,
     pub limit_conn_log_level: log::Level,
     pub limit_conn_dry_run: bool,
+    /// Both `auth_basic` (not `off`) and `auth_basic_user_file` set.
+    pub auth: Option<AuthBasic>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -324,6 +332,13 @@ impl LocConf {
                 limit_conn_status: s.limit_conn_status.unwrap_or(503),
                 limit_conn_log_level: s.limit_conn_log_level.unwrap_or(log::Level::Error),
                 limit_conn_dry_run: s.limit_conn_dry_run.unwrap_or(false),
+                auth: match (&s.auth_realm, &s.auth_file) {
+                    (Some(Some(realm)), Some(file)) => Some(AuthBasic {
+                        realm: realm.clone(),
+                        file: file.clone(),
+                    }),
+                    _ => None,
+                },
             },
         })
     }

@@ -1,4 +1,5 @@
 //! Lowering of the access-phase directives (part of `lower`): `allow`/`deny`, `satisfy`,
+//! `auth_basic`/`auth_basic_user_file`,
 //! `limit_req_zone`/`limit_req*`, `limit_conn_zone`/`limit_conn*`.
 //!
 //! Owns: zone declarations (sizes turned into key capacities, rates into nginx's
@@ -129,9 +130,33 @@ impl Lower<'_> {
             "limit_conn_status" => s.limit_conn_status = Some(status(d).map_err(e)?),
             "limit_conn_log_level" => s.limit_conn_log_level = Some(log_level(d).map_err(e)?),
             "limit_conn_dry_run" => s.limit_conn_dry_run = Some(arg(d, 0) == "on"),
+            "auth_basic" => {
+                s.auth_realm = Some(match arg(d, 0) {
+                    "off" => None,
+                    realm => Some(Template::parse(realm, &self.users).map_err(e)?),
+                })
+            }
+            "auth_basic_user_file" => s.auth_file = Some(self.user_file(d)?),
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// `auth_basic_user_file`: relative names start at the configuration's directory.
+    fn user_file(&self, d: &Directive) -> Result<String, LowerError> {
+        let name = arg(d, 0);
+        if name.contains('$') {
+            return Err(self.err(
+                d,
+                "\"auth_basic_user_file\" with variables is not implemented yet".into(),
+            ));
+        }
+        if name.starts_with('/') {
+            return Ok(name.to_owned());
+        }
+        let main = self.config.files.first().map_or("", |f| f.path.as_str());
+        let dir = main.rsplit_once('/').map_or("", |(d, _)| d);
+        Ok(format!("{dir}/{name}"))
     }
 
     /// `limit_req zone=name [burst=N] [nodelay | delay=N]`.

@@ -8,6 +8,7 @@
 //! pingora types: `proxy` adapts it to sessions, `server` resolves and binds.
 
 pub mod access;
+pub mod auth_basic;
 pub mod conf;
 pub mod directives;
 pub mod forward;

@@ -148,6 +148,8 @@ const IMPLEMENTED: &[&str] = &[
     "limit_conn_status",
     "limit_conn_log_level",
     "limit_conn_dry_run",
+    "auth_basic",
+    "auth_basic_user_file",
 ];
 
 /// How tollgate treats `d` when serving.

@@ -8,7 +8,6 @@
 use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 
@@ -79,15 +78,7 @@ fn response_head_len(r: &ResponseHeader) -> u64 {
 /// The user name of a Basic `Authorization` header (`$remote_user`).
 pub fn basic_user(h: &http::HeaderMap) -> Option<String> {
     let v = h.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.trim_start().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    Some(text.split_once(':')?.0.to_owned())
+    crate::http::auth_basic::credentials(v).map(|(u, _)| u)
 }
 
 /// Writes the request's access log lines, if its location has any.

@@ -115,14 +115,18 @@ pub async fn request_filter(
     let decision = rt.site.route(&mut req, headers, host);
     let mut held = Held::new();
     let mut action = decision.action;
+    let mut realm = None;
     if decision.access {
-        if let Some(status) = limits::check(rt, &decision.conf, &req, headers, &mut held).await {
-            action = Action::Reply(reply(status));
+        if let Some(d) = limits::check(rt, &decision.conf, &req, headers, &mut held).await {
+            action = Action::Reply(reply(d.status));
+            realm = d.realm;
         }
     }
     let state = match action {
         Action::Reply(r) => {
-            let written = write_reply(session, &decision.conf, &req, &r).await;
+            let challenge = realm.map(|r| format!("Basic realm=\"{r}\""));
+            let written =
+                write_reply_with(session, &decision.conf, &req, &r, challenge.as_deref()).await;
             *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
             written?;
             return Ok(true);
@@ -388,6 +392,17 @@ pub async fn write_reply(
     req: &Request,
     r: &Reply,
 ) -> Result<()> {
+    write_reply_with(session, conf, req, r, None).await
+}
+
+/// [`write_reply`] with a `WWW-Authenticate` challenge (401 from `auth_basic`).
+async fn write_reply_with(
+    session: &mut Session,
+    conf: &LocConf,
+    req: &Request,
+    r: &Reply,
+    challenge: Option<&str>,
+) -> Result<()> {
     let (body, content_type) = match (&r.body, forward::error_page(r.status)) {
         (Some(text), _) => (text.clone(), conf.content_type(&req.uri)),
         (None, Some(page)) if r.status >= 300 => (page, "text/html"),
@@ -401,6 +416,9 @@ pub async fn write_reply(
     resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
     if let Some(l) = &r.location {
         resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
+    }
+    if let Some(c) = challenge {
+        resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
     }
     add_headers(&mut resp, conf, req, &session.req_header().headers)?;
     let head_only = session.req_header().method == http::Method::HEAD;

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use http::HeaderMap;
 
-use crate::http::access::allowed;
+use crate::http::access::decide;
+use crate::http::auth_basic::{self, AuthBasic};
 use crate::http::conf::LocConf;
 use crate::http::limit_req::{self, Verdict};
 use crate::http::vars::{Request, Vars};
@@ -19,6 +20,20 @@ use crate::http::Runtime;
 
 /// `limit_conn` counts a request holds: (zone, key).
 pub type Held = Vec<(usize, String)>;
+
+/// Why a request is refused: its status, and for 401 the realm to challenge with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub status: u16,
+    pub realm: Option<String>,
+}
+
+fn deny(status: u16) -> Option<Denial> {
+    Some(Denial {
+        status,
+        realm: None,
+    })
+}
 
 /// Milliseconds of a process-wide monotonic clock (nginx's `ngx_current_msec`).
 fn now_ms() -> u64 {
@@ -42,7 +57,7 @@ fn key(t: &crate::http::vars::Template, vars: &Vars<'_>, max: usize) -> Option<S
     (!k.is_empty() && k.len() <= max).then_some(k)
 }
 
-/// Runs the phases; `Some(status)` ends the request. Counts taken go to `held` (the
+/// Runs the phases; `Some(denial)` ends the request. Counts taken go to `held` (the
 /// caller releases them with [`release`] when the request is done).
 pub async fn check(
     rt: &Runtime,
@@ -50,7 +65,7 @@ pub async fn check(
     req: &Request,
     headers: &HeaderMap,
     held: &mut Held,
-) -> Option<u16> {
+) -> Option<Denial> {
     let a = &conf.access;
     let vars = Vars { req, headers };
     if !a.limit_req.is_empty() {
@@ -71,7 +86,7 @@ pub async fn check(
                     client(req)
                 );
                 if !a.limit_req_dry_run {
-                    return Some(a.limit_req_status);
+                    return deny(a.limit_req_status);
                 }
             }
             Verdict::Pass(delay) if !delay.is_zero() && !a.limit_req_dry_run => {
@@ -108,14 +123,114 @@ pub async fn check(
         );
         if !a.limit_conn_dry_run {
             release(rt, held);
-            return Some(a.limit_conn_status);
+            return deny(a.limit_conn_status);
         }
     }
-    if !allowed(&a.rules, req.remote.map(|r| r.ip())) {
-        log::error!("access forbidden by rule, client: {}", client(req));
-        return Some(403);
+    access(a, req, headers, &vars).await
+}
+
+/// The access phase: `allow`/`deny`, then `auth_basic`, combined per `satisfy`
+/// (`ngx_http_core_access_phase`). `Ok(None)` of a check is nginx's `NGX_DECLINED`.
+async fn access(
+    a: &crate::http::conf::Access,
+    req: &Request,
+    headers: &HeaderMap,
+    vars: &Vars<'_>,
+) -> Option<Denial> {
+    let rules = match decide(&a.rules, req.remote.map(|r| r.ip())) {
+        Some(false) => {
+            log::error!("access forbidden by rule, client: {}", client(req));
+            Some(false)
+        }
+        other => other,
+    };
+    if !a.satisfy_any {
+        if rules == Some(false) {
+            return deny(403);
+        }
+        return match &a.auth {
+            Some(auth) => basic(auth, req, headers, vars).await.err(),
+            None => None,
+        };
     }
-    None
+    if rules == Some(true) {
+        return None;
+    }
+    let auth = match &a.auth {
+        Some(auth) => Some(basic(auth, req, headers, vars).await),
+        None => None,
+    };
+    match (rules, auth) {
+        (_, Some(Ok(()))) => None,
+        // 401 wins over 403 under `satisfy any`; other errors end the request as they are.
+        (_, Some(Err(d))) => Some(d),
+        (Some(false), None) => deny(403),
+        _ => None,
+    }
+}
+
+/// `auth_basic`: the credentials against the user file, re-read per request like nginx.
+async fn basic(
+    auth: &AuthBasic,
+    req: &Request,
+    headers: &HeaderMap,
+    vars: &Vars<'_>,
+) -> Result<(), Denial> {
+    let challenge = || Denial {
+        status: 401,
+        realm: Some(auth.realm.eval(vars)),
+    };
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(auth_basic::credentials);
+    let Some((user, password)) = given else {
+        return Err(challenge());
+    };
+    let text = match tokio::fs::read_to_string(&auth.file).await {
+        Ok(t) => t,
+        Err(e) => {
+            log::error!(
+                "open() \"{}\" failed ({e}), client: {}",
+                auth.file,
+                client(req)
+            );
+            let status = if e.kind() == std::io::ErrorKind::NotFound {
+                403
+            } else {
+                500
+            };
+            return Err(Denial {
+                status,
+                realm: None,
+            });
+        }
+    };
+    let Some(hash) = auth_basic::lookup(&text, &user) else {
+        log::error!(
+            "user \"{user}\" was not found in \"{}\", client: {}",
+            auth.file,
+            client(req)
+        );
+        return Err(challenge());
+    };
+    match auth_basic::verify(&user, hash, &password) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            log::error!(
+                "user \"{user}\": password mismatch, client: {}",
+                client(req)
+            );
+            Err(challenge())
+        }
+        Err(e) => {
+            log::error!("{e}, client: {}", client(req));
+            Err(Denial {
+                status: 500,
+                realm: None,
+            })
+        }
+    }
 }
 
 fn client(req: &Request) -> String {
