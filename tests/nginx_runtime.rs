@@ -667,3 +667,34 @@ fn auth_basic_and_satisfy_answer_like_nginx() {
         Some("Basic realm=\"Restricted\"")
     );
 }
+
+/// Every byte a server sends for `GET target` before closing.
+fn raw_answer(port: u16, target: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn return_444_closes_without_a_response_like_nginx() {
+    let s = setup("access.conf");
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        (
+            raw_answer(s.port, "/close"),
+            raw_answer(s.port, "/open/a").len(),
+        )
+    };
+    assert!(n.0.is_empty() && n.1 > 0, "nginx: {n:?}");
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    // Keep-alive was requested: only closing ends the read before its timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(raw_answer(s.port, "/close"), b"");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}

@@ -1,4 +1,5 @@
-//! `allow` / `deny` (`ngx_http_access_module`): address rules checked in order, the first
+//! A location's preaccess and access settings ([`Access`]), and `allow` / `deny`
+//! (`ngx_http_access_module`): address rules checked in order, the first
 //! match deciding; no match allows. A level with any rule replaces its parent's rules.
 //!
 //! Owns: parsing `addr`, `addr/bits` and `all`, and matching a client address (an
@@ -6,6 +7,10 @@
 //! access phase in `proxy` turns a denial into 403.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::auth_basic::AuthBasic;
+use super::{limit_conn, limit_req};
 
 /// One `allow` or `deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +95,23 @@ pub fn decide(rules: &[Rule], client: Option<IpAddr>) -> Option<bool> {
         }
     }
     None
+}
+
+/// The preaccess and access phases of a location: limits, then address rules.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub rules: Arc<[Rule]>,
+    pub satisfy_any: bool,
+    pub limit_req: Arc<[limit_req::Limit]>,
+    pub limit_req_status: u16,
+    pub limit_req_log_level: log::Level,
+    pub limit_req_dry_run: bool,
+    pub limit_conn: Arc<[limit_conn::Limit]>,
+    pub limit_conn_status: u16,
+    pub limit_conn_log_level: log::Level,
+    pub limit_conn_dry_run: bool,
+    /// Both `auth_basic` (not `off`) and `auth_basic_user_file` set.
+    pub auth: Option<AuthBasic>,
 }
 
 #[cfg(test)]

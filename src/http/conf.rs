@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::access::Rule;
+use super::access::{Access, Rule};
 use super::auth_basic::AuthBasic;
 use super::log_format::AccessLog;
 use super::script::Op;
@@ -195,23 +195,6 @@ pub struct LocConf {
     pub access_logs: Arc<[AccessLog]>,
     /// The access phase (see `Access`).
     pub access: Access,
-}
-
-/// The preaccess and access phases of a location: limits, then address rules.
-#[derive(Debug, Clone)]
-pub struct Access {
-    pub rules: Arc<[Rule]>,
-    pub satisfy_any: bool,
-    pub limit_req: Arc<[limit_req::Limit]>,
-    pub limit_req_status: u16,
-    pub limit_req_log_level: log::Level,
-    pub limit_req_dry_run: bool,
-    pub limit_conn: Arc<[limit_conn::Limit]>,
-    pub limit_conn_status: u16,
-    pub limit_conn_log_level: log::Level,
-    pub limit_conn_dry_run: bool,
-    /// Both `auth_basic` (not `off`) and `auth_basic_user_file` set.
-    pub auth: Option<AuthBasic>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {

@@ -23,6 +23,8 @@ pub struct Timing {
     pub wall: SystemTime,
     pub attempts: Vec<Attempt>,
     attempt_started: Instant,
+    /// The status to log when none was sent (444).
+    pub status: Option<u16>,
 }
 
 impl Timing {
@@ -33,6 +35,7 @@ impl Timing {
             wall: SystemTime::now(),
             attempts: Vec::new(),
             attempt_started: now,
+            status: None,
         }
     }
 
@@ -102,7 +105,7 @@ pub fn log(rt: &Runtime, session: &Session, req: &Request, conf: &LocConf, t: &T
     );
     let user = basic_user(&h.headers);
     let facts = Facts {
-        status: resp.map_or(0, |r| r.status.as_u16()),
+        status: resp.map_or(t.status.unwrap_or(0), |r| r.status.as_u16()),
         body_bytes_sent: body_sent,
         bytes_sent: resp.map_or(0, response_head_len) + body_sent,
         request_length: request_len(h) + session.body_bytes_read() as u64,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
+use http::header::{HOST, LOCATION};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
@@ -18,6 +18,7 @@ use pingora::{Error, ErrorType, Result};
 
 use super::access::Timing;
 use super::limits::{self, Held};
+use super::reply::{write_reply, write_reply_with};
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute};
 use crate::http::script::{Reply, State};
@@ -25,6 +26,9 @@ use crate::http::upstream::{Pick, Tried};
 use crate::http::uri;
 use crate::http::vars::{Request, Vars};
 use crate::http::{Action, Runtime};
+
+/// `return 444`: nginx's non-standard code for closing without a response.
+const CLOSE: u16 = 444;
 
 /// nginx's `keepalive_timeout` default (75 s).
 const KEEPALIVE_SECS: u64 = 75;
@@ -123,6 +127,14 @@ pub async fn request_filter(
         }
     }
     let state = match action {
+        Action::Reply(r) if r.status == CLOSE => {
+            // nginx's 444: close the connection without a response (logged as 444).
+            session.set_keepalive(None);
+            let mut timing = timing;
+            timing.status = Some(CLOSE);
+            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            return Ok(true);
+        }
         Action::Reply(r) => {
             let challenge = realm.map(|r| format!("Basic realm=\"{r}\""));
             let written =
@@ -346,12 +358,12 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
 }
 
-fn local_port(req: &Request) -> u16 {
+pub(super) fn local_port(req: &Request) -> u16 {
     req.local.map_or(80, |a| a.port())
 }
 
 /// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
-fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
+pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
     if !resp.headers.contains_key(http::header::SERVER) {
         resp.insert_header(http::header::SERVER, "tollgate")?;
     }
@@ -362,7 +374,7 @@ fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
     Ok(())
 }
 
-fn add_headers(
+pub(super) fn add_headers(
     resp: &mut ResponseHeader,
     conf: &LocConf,
     req: &Request,
@@ -381,54 +393,6 @@ fn add_headers(
         if !v.is_empty() {
             resp.append_header(h.name.clone(), v)?;
         }
-    }
-    Ok(())
-}
-
-/// Writes a response the generic path decided itself (return, redirects, errors).
-pub async fn write_reply(
-    session: &mut Session,
-    conf: &LocConf,
-    req: &Request,
-    r: &Reply,
-) -> Result<()> {
-    write_reply_with(session, conf, req, r, None).await
-}
-
-/// [`write_reply`] with a `WWW-Authenticate` challenge (401 from `auth_basic`).
-async fn write_reply_with(
-    session: &mut Session,
-    conf: &LocConf,
-    req: &Request,
-    r: &Reply,
-    challenge: Option<&str>,
-) -> Result<()> {
-    let (body, content_type) = match (&r.body, forward::error_page(r.status)) {
-        (Some(text), _) => (text.clone(), conf.content_type(&req.uri)),
-        (None, Some(page)) if r.status >= 300 => (page, "text/html"),
-        _ => (String::new(), ""),
-    };
-    let mut resp = ResponseHeader::build(r.status, Some(8))?;
-    standard_headers(&mut resp)?;
-    if !content_type.is_empty() {
-        resp.insert_header(CONTENT_TYPE, content_type)?;
-    }
-    resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
-    if let Some(l) = &r.location {
-        resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
-    }
-    if let Some(c) = challenge {
-        resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
-    }
-    add_headers(&mut resp, conf, req, &session.req_header().headers)?;
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only || body.is_empty())
-        .await?;
-    if !head_only && !body.is_empty() {
-        session
-            .write_response_body(Some(Bytes::from(body)), true)
-            .await?;
     }
     Ok(())
 }

@@ -132,7 +132,7 @@ pub async fn check(
 /// The access phase: `allow`/`deny`, then `auth_basic`, combined per `satisfy`
 /// (`ngx_http_core_access_phase`). `Ok(None)` of a check is nginx's `NGX_DECLINED`.
 async fn access(
-    a: &crate::http::conf::Access,
+    a: &crate::http::access::Access,
     req: &Request,
     headers: &HeaderMap,
     vars: &Vars<'_>,
