@@ -101,9 +101,12 @@ fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
         })?;
         llm.push(loaded);
     }
-    let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    server::run_nginx(runtime, llm, process, std::sync::Arc::new(|| {}))
+    let mut runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
+    let logs = tollgate::proxy::logs::Logs::open(&runtime.site.logs)?;
+    tollgate::proxy::logs::init_error_log(&logs, &runtime.site.logs);
+    runtime.log_sink = Some(logs);
+    let reopen = std::sync::Arc::new(tollgate::proxy::logs::reopen_logs);
+    server::run_nginx(runtime, llm, process, reopen)
 }
 
 /// nginx resolves upstream host names once, at load time.

@@ -100,13 +100,16 @@ fn relative_conf_is_taken_from_the_prefix() {
 #[test]
 fn running_an_nginx_config_refuses_and_names_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let unimplemented = PROXY.replace("listen 8080;", "listen 8080;\n        auth_basic \"x\";");
+    let unimplemented = PROXY.replace(
+        "listen 8080;",
+        "listen 8080;\n        proxy_cache_valid 200 10m;",
+    );
     let file = write(dir.path(), "nginx.conf", &unimplemented);
     let out = tollgate(&["-c", &file]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.starts_with("tollgate: [emerg] \"auth_basic\" directive is not implemented yet"),
+        err.starts_with("tollgate: [emerg] \"proxy_cache_valid\" directive is not implemented yet"),
         "{err}"
     );
     assert!(err.contains(&format!("in {file}:5")), "{err}");

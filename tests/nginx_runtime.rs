@@ -70,6 +70,7 @@ struct Observed {
     content_type: Option<String>,
     x_headers: Vec<(String, String)>,
     server_header: Option<String>,
+    www_authenticate: Option<String>,
     body_text: Option<String>,
     upstream: Option<serde_json::Value>,
 }
@@ -119,6 +120,7 @@ fn observe(r: &Resp) -> Observed {
             .header("server")
             .filter(|s| *s == "echo")
             .map(str::to_owned),
+        www_authenticate: r.header("www-authenticate").map(str::to_owned),
         body_text: text.then(|| r.body.clone()),
         upstream,
     }
@@ -435,4 +437,291 @@ fn dechunk(raw: &str) -> String {
         rest = &after[n + 2..];
     }
     body
+}
+
+/// Serves `reqs` with one server, then returns the lines of each log file (waiting for
+/// tollgate's writer thread) and removes the files for the next run.
+fn logged(s: &Setup, start: impl Fn() -> Proc, reqs: &[Req], files: &[&str]) -> Vec<Vec<String>> {
+    let p = start();
+    for q in reqs {
+        send(s.port, q);
+    }
+    let want = reqs.len();
+    let mut out = Vec::new();
+    for f in files {
+        let path = s.dir.path().join(f);
+        let mut lines = Vec::new();
+        // Every file gets at most one line per request; wait until the main one has all.
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            lines = text.lines().map(str::to_owned).collect();
+            if lines.len() >= want || *f != files[0] {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        out.push(lines);
+    }
+    // Give the last lines of the other files time to land, then re-read them.
+    std::thread::sleep(Duration::from_millis(100));
+    for (i, f) in files.iter().enumerate().skip(1) {
+        let text = std::fs::read_to_string(s.dir.path().join(f)).unwrap_or_default();
+        out[i] = text.lines().map(str::to_owned).collect();
+    }
+    drop(p);
+    for f in files {
+        let _ = std::fs::remove_file(s.dir.path().join(f));
+    }
+    out
+}
+
+#[test]
+fn access_log_lines_match_nginx_field_by_field() {
+    let s = setup("access_log.conf");
+    let basic = "Basic dXNlcjE6cHc="; // user1:pw
+    let reqs = vec![
+        get("/p/a?x=1").header("X-Test", "plain"),
+        get("/p/q%20s").header("X-Test", "quote\"back\\slash"),
+        get("/pair/1"),
+        get("/pair/2"),
+        get("/dead/x"),
+        get("/ret"),
+        get("/nowhere"),
+        get("/rw/z?k=v").header("Authorization", basic),
+        get("/both/1?a=%22").header("X-Test", "tab\there"),
+        get("/both/2?skip=1&a=b"),
+        get("/off/x"),
+        Req::get("/p/post").post("body bytes"),
+    ];
+    let files = ["fields.log", "json.log", "combined.log"];
+    let n = logged(
+        &s,
+        || Proc::nginx(s.dir.path(), &s.conf, s.port),
+        &reqs,
+        &files,
+    );
+    wait_port_free(s.port);
+    let t = logged(
+        &s,
+        || Proc::tollgate(s.dir.path(), &s.conf, s.port),
+        &reqs,
+        &files,
+    );
+    // Fields 11.. are times and $bytes_sent (the Server header differs): shapes only.
+    let timeish = regex::Regex::new(r"^[-0-9.:/ +,TA-Za-z\[\]]*$").unwrap();
+    assert_eq!(n[0].len(), 10, "nginx fields.log: {:?}", n[0]);
+    assert_eq!(
+        n[0].len(),
+        t[0].len(),
+        "nginx {:?}\ntollgate {:?}",
+        n[0],
+        t[0]
+    );
+    for (nl, tl) in n[0].iter().zip(&t[0]) {
+        let (nf, tf): (Vec<&str>, Vec<&str>) = (nl.split('|').collect(), tl.split('|').collect());
+        assert_eq!(nf.len(), tf.len(), "{nl}\n{tl}");
+        let generated = nf[3] != "200";
+        for (i, (a, b)) in nf.iter().zip(&tf).enumerate() {
+            let skip = i >= 11 || (i == 4 && generated);
+            if skip {
+                assert!(timeish.is_match(b), "field {i} of {tl}");
+            } else {
+                assert_eq!(a, b, "field {i}:\n  nginx:    {nl}\n  tollgate: {tl}");
+            }
+        }
+    }
+    assert_eq!(n[1], t[1], "json.log");
+    // combined: all but the time stamp in brackets.
+    let strip = |l: &String| {
+        regex::Regex::new(r"\[[^\]]*\]")
+            .unwrap()
+            .replace(l, "[]")
+            .into_owned()
+    };
+    let (nc, tc): (Vec<String>, Vec<String>) = (
+        n[2].iter().map(strip).collect(),
+        t[2].iter().map(strip).collect(),
+    );
+    assert_eq!(nc.len(), 2, "{nc:?}");
+    assert_eq!(nc, tc, "combined.log");
+}
+
+#[test]
+fn allow_deny_and_limits_answer_like_nginx() {
+    let s = setup("access.conf");
+    let mut reqs: Vec<Req> = [
+        "/open/a",
+        "/deny/a",
+        "/allow/a",
+        "/net/a",
+        "/first/a",
+        "/inherit/open/a",
+        "/inherit/closed/a",
+        "/inherit/x",
+        "/retdeny/a",
+        "/static/a",
+    ]
+    .iter()
+    .map(|t| get(t))
+    .collect();
+    reqs.extend((0..6).map(|i| get(&format!("/rl/{i}"))));
+    reqs.extend((0..3).map(|_| get("/rl429/same")));
+    reqs.extend((0..3).map(|_| get("/rlkey/x")));
+    reqs.extend((0..3).map(|_| get("/rlkey/x?k=a")));
+    reqs.extend((0..3).map(|_| get("/rldry/x")));
+    reqs.extend((0..4).map(|_| get("/two/a")));
+    // A limit rejects before allow/deny is consulted; the second request is limited.
+    reqs.extend((0..2).map(|_| get("/limdeny/a")));
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            200, 403, 200, 403, 403, 200, 403, 403, 200, 403, // allow/deny
+            200, 200, 200, 503, 503, 503, // burst=2 nodelay
+            200, 429, 429, // no burst, 429
+            200, 200, 200, 200, 503, 503, // empty key not limited
+            200, 200, 200, // dry run
+            200, 200, 503, 503, // second zone burst=1
+            403, 503,
+        ]
+    );
+}
+
+#[test]
+fn limit_conn_counts_requests_in_flight_like_nginx() {
+    let s = setup("access.conf");
+    let run = |what: &str| -> Vec<u16> {
+        let port = s.port;
+        let slow = std::thread::spawn(move || {
+            send(port, &get("/conn/slow").header("X-Echo-Delay", "u1=1000")).status
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let during = send(s.port, &get("/conn/during")).status;
+        let slow = slow
+            .join()
+            .unwrap_or_else(|_| panic!("{what}: slow request"));
+        let after = send(s.port, &get("/conn/after")).status;
+        vec![slow, during, after]
+    };
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        run("nginx")
+    };
+    assert_eq!(n, [200, 429, 200]);
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    assert_eq!(run("tollgate"), n);
+}
+
+/// An htpasswd with one user per scheme nginx 1.22 accepts, hashed by openssl (crypt
+/// schemes) and by hand ({SHA}, {SSHA}, {PLAIN}); every password is "pw-" + the user.
+fn htpasswd(dir: &Path) {
+    use base64::Engine;
+    use sha1::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut lines = vec!["# users".to_owned()];
+    for (user, flag) in [
+        ("apr", "-apr1"),
+        ("md5", "-1"),
+        ("s256", "-5"),
+        ("s512", "-6"),
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(["passwd", flag, &format!("pw-{user}")])
+            .output()
+            .expect("openssl passwd");
+        let hash = String::from_utf8(out.stdout).unwrap();
+        lines.push(format!("{user}:{}", hash.trim()));
+    }
+    lines.push(format!(
+        "sha:{{SHA}}{}",
+        b64.encode(sha1::Sha1::digest(b"pw-sha"))
+    ));
+    let mut raw = sha1::Sha1::new()
+        .chain_update(b"pw-ssha")
+        .chain_update(b"salt")
+        .finalize()
+        .to_vec();
+    raw.extend_from_slice(b"salt");
+    lines.push(format!("ssha:{{SSHA}}{}", b64.encode(raw)));
+    lines.push("plain:{PLAIN}pw-plain:a comment".to_owned());
+    std::fs::write(dir.join("htpasswd"), lines.join("\n") + "\n").unwrap();
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    format!("Basic {}", b64.encode(format!("{user}:{password}")))
+}
+
+#[test]
+fn auth_basic_and_satisfy_answer_like_nginx() {
+    let s = setup("auth.conf");
+    htpasswd(s.dir.path());
+    let mut reqs = vec![
+        get("/auth/a"),
+        get("/auth/a").header("Authorization", "Bearer x"),
+    ];
+    for user in ["apr", "md5", "s256", "s512", "sha", "ssha", "plain"] {
+        let good = basic(user, &format!("pw-{user}"));
+        reqs.push(get("/auth/a").header("Authorization", &good));
+        reqs.push(get("/auth/a").header("Authorization", &basic(user, "wrong")));
+    }
+    reqs.extend([
+        get("/auth/a").header("Authorization", &basic("nobody", "pw-nobody")),
+        get("/auth/a").header("Authorization", "Basic !!!"),
+        get("/auth/off/a"),
+        get("/any_deny/a"),
+        get("/any_deny/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/any_allow/a"),
+        get("/all_deny/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/nofile/a"),
+        get("/nofile/a").header("Authorization", &basic("apr", "pw-apr")),
+        get("/realm/a").host(Some("Realm.Test")),
+    ]);
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            401, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 200, 401, 401,
+            401, 200, 401, 200, 200, 403, 401, 403, 401
+        ]
+    );
+    assert_eq!(
+        nginx[0].header("www-authenticate"),
+        Some("Basic realm=\"Restricted\"")
+    );
+}
+
+/// Every byte a server sends for `GET target` before closing.
+fn raw_answer(port: u16, target: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn return_444_closes_without_a_response_like_nginx() {
+    let s = setup("access.conf");
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        (
+            raw_answer(s.port, "/close"),
+            raw_answer(s.port, "/open/a").len(),
+        )
+    };
+    assert!(n.0.is_empty() && n.1 > 0, "nginx: {n:?}");
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    // Keep-alive was requested: only closing ends the read before its timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(raw_answer(s.port, "/close"), b"");
+    assert!(started.elapsed() < Duration::from_secs(4));
 }

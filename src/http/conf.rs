@@ -13,8 +13,12 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+use super::access::{Access, Rule};
+use super::auth_basic::AuthBasic;
+use super::log_format::AccessLog;
 use super::script::Op;
 use super::vars::Template;
+use super::{limit_conn, limit_req};
 
 /// A header sent upstream: `value` evaluated; an empty result drops the header.
 #[derive(Debug, Clone)]
@@ -80,6 +84,21 @@ pub struct Settings {
     pub default_type: Option<String>,
     /// `types { mime ext...; }`: extension → MIME type.
     pub types: Option<Arc<HashMap<String, String>>>,
+    /// `access_log`s of the level (empty: `off`); a level with any replaces its parent's.
+    pub access_logs: Option<Vec<AccessLog>>,
+    pub access_rules: Option<Vec<Rule>>,
+    pub satisfy_any: Option<bool>,
+    pub limit_req: Option<Vec<limit_req::Limit>>,
+    pub limit_req_status: Option<u16>,
+    pub limit_req_log_level: Option<log::Level>,
+    pub limit_req_dry_run: Option<bool>,
+    pub limit_conn: Option<Vec<limit_conn::Limit>>,
+    pub limit_conn_status: Option<u16>,
+    pub limit_conn_log_level: Option<log::Level>,
+    pub limit_conn_dry_run: Option<bool>,
+    /// `auth_basic`: `Some(None)` is `off`.
+    pub auth_realm: Option<Option<Template>>,
+    pub auth_file: Option<String>,
 }
 
 impl Settings {
@@ -107,6 +126,19 @@ impl Settings {
         take(&mut self.add_headers, &parent.add_headers);
         take(&mut self.default_type, &parent.default_type);
         take(&mut self.types, &parent.types);
+        take(&mut self.access_logs, &parent.access_logs);
+        take(&mut self.access_rules, &parent.access_rules);
+        take(&mut self.satisfy_any, &parent.satisfy_any);
+        take(&mut self.limit_req, &parent.limit_req);
+        take(&mut self.limit_req_status, &parent.limit_req_status);
+        take(&mut self.limit_req_log_level, &parent.limit_req_log_level);
+        take(&mut self.limit_req_dry_run, &parent.limit_req_dry_run);
+        take(&mut self.limit_conn, &parent.limit_conn);
+        take(&mut self.limit_conn_status, &parent.limit_conn_status);
+        take(&mut self.limit_conn_log_level, &parent.limit_conn_log_level);
+        take(&mut self.limit_conn_dry_run, &parent.limit_conn_dry_run);
+        take(&mut self.auth_realm, &parent.auth_realm);
+        take(&mut self.auth_file, &parent.auth_file);
     }
 }
 
@@ -162,6 +194,10 @@ pub struct LocConf {
     /// `llm_gateway`: index into `Site::llm_gateways`; the location is served by the LLM
     /// pipeline instead of `proxy_pass`. Not inherited (like `proxy_pass`).
     pub llm_gateway: Option<usize>,
+    /// Where a request that ends here is logged (none without an `access_log`).
+    pub access_logs: Arc<[AccessLog]>,
+    /// The access phase (see `Access`).
+    pub access: Access,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -271,6 +307,26 @@ impl LocConf {
             types: s.types.clone().unwrap_or_else(builtin_types),
             script: script.into(),
             llm_gateway: None,
+            access_logs: s.access_logs.clone().unwrap_or_default().into(),
+            access: Access {
+                rules: s.access_rules.clone().unwrap_or_default().into(),
+                satisfy_any: s.satisfy_any.unwrap_or(false),
+                limit_req: s.limit_req.clone().unwrap_or_default().into(),
+                limit_req_status: s.limit_req_status.unwrap_or(503),
+                limit_req_log_level: s.limit_req_log_level.unwrap_or(log::Level::Error),
+                limit_req_dry_run: s.limit_req_dry_run.unwrap_or(false),
+                limit_conn: s.limit_conn.clone().unwrap_or_default().into(),
+                limit_conn_status: s.limit_conn_status.unwrap_or(503),
+                limit_conn_log_level: s.limit_conn_log_level.unwrap_or(log::Level::Error),
+                limit_conn_dry_run: s.limit_conn_dry_run.unwrap_or(false),
+                auth: match (&s.auth_realm, &s.auth_file) {
+                    (Some(Some(realm)), Some(file)) => Some(AuthBasic {
+                        realm: realm.clone(),
+                        file: file.clone(),
+                    }),
+                    _ => None,
+                },
+            },
         })
     }
 

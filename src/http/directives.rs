@@ -144,7 +144,6 @@ pub fn op(d: &Directive, users: &UserVars) -> Result<Option<Op>, Reason> {
 fn return_op(d: &Directive, users: &UserVars) -> Result<Op, Reason> {
     let first = arg(d, 0);
     match first.parse::<u16>() {
-        Ok(444) => Err("\"return 444\" (close the connection) is not implemented yet".into()),
         Ok(code) => {
             let text = match d.args.get(1) {
                 Some(w) => Some(Template::parse(&w.text, users)?),

@@ -5,12 +5,15 @@
 //! a no-op (`nginx::support`) or refused with its file:line. It must not resolve host names
 //! or serve anything; `-t` has already validated shapes and values.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conf::{ProxyPass, Settings};
 use super::directives;
+use super::log_format::{LogFormat, LogTargets};
 use super::map::Map;
 use super::names::NameIndex;
 use super::script::Op;
@@ -35,6 +38,12 @@ struct Lower<'a> {
     upstreams: Vec<Group>,
     by_name: HashMap<String, usize>,
     llm_gateways: Vec<std::path::PathBuf>,
+    /// `log_format`s by lowercase name, `combined` included.
+    formats: HashMap<String, Arc<LogFormat>>,
+    /// Log files, filled while levels are lowered (`plain` takes `&self`).
+    logs: RefCell<LogTargets>,
+    req_zones: Vec<super::limit_req::ZoneSpec>,
+    conn_zones: Vec<super::limit_conn::ZoneSpec>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -55,7 +64,14 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         upstreams: Vec::new(),
         by_name: HashMap::new(),
         llm_gateways: Vec::new(),
+        formats: HashMap::new(),
+        logs: RefCell::new(LogTargets::default()),
+        req_zones: Vec::new(),
+        conn_zones: Vec::new(),
     };
+    for d in config.root.iter().filter(|d| d.name == "error_log") {
+        l.error_log(d)?;
+    }
     let Some(http) = config.root.iter().find(|d| d.name == "http") else {
         return Err(LowerError {
             message: "no \"http\" block: there is nothing to serve".into(),
@@ -70,6 +86,8 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     for d in body.iter().filter(|d| d.name == "upstream") {
         l.upstream(d)?;
     }
+    l.log_formats(http)?;
+    l.limit_zones(body)?;
     let mut maps = Vec::new();
     for d in body.iter().filter(|d| d.name == "map") {
         maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
@@ -77,7 +95,9 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     let mut settings = Settings::default();
     for d in body {
         match d.name.as_str() {
-            "upstream" | "server" | "map" => {}
+            "upstream" | "server" | "map" | "log_format" | "limit_req_zone" | "limit_conn_zone" => {
+            }
+            "error_log" => l.error_log(d)?,
             _ => l.plain(d, &mut settings, None)?,
         }
     }
@@ -121,6 +141,9 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         user_vars: l.users.len(),
         maps: maps.into(),
         llm_gateways: l.llm_gateways,
+        logs: l.logs.into_inner(),
+        req_zones: l.req_zones,
+        conn_zones: l.conn_zones,
     })
 }
 
@@ -189,6 +212,14 @@ impl Lower<'_> {
         s: &mut Settings,
         script: Option<&mut Vec<Op>>,
     ) -> Result<(), LowerError> {
+        match d.name.as_str() {
+            "access_log" => return self.access_log(d, s),
+            "error_log" => return Err(self.error_log_below_http(d)),
+            _ => {}
+        }
+        if self.access_setting(d, s)? {
+            return Ok(());
+        }
         if directives::setting(d, s, &self.users).map_err(|m| self.err(d, m))? {
             return Ok(());
         }
@@ -351,3 +382,9 @@ fn host_port(text: &str) -> Result<(&str, u16), String> {
 
 #[path = "lower_server.rs"]
 mod server;
+
+#[path = "lower_logs.rs"]
+mod logs;
+
+#[path = "lower_access.rs"]
+mod access;

@@ -7,10 +7,15 @@
 //! Owns: nginx 1.22's semantics for the implemented directives. It must not do I/O or name
 //! pingora types: `proxy` adapts it to sessions, `server` resolves and binds.
 
+pub mod access;
+pub mod auth_basic;
 pub mod conf;
 pub mod directives;
 pub mod forward;
+pub mod limit_conn;
+pub mod limit_req;
 pub mod location;
+pub mod log_format;
 pub mod lower;
 pub mod map;
 pub mod names;

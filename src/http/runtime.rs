@@ -24,6 +24,12 @@ pub struct Runtime {
     pub site: Site,
     /// One per `site.upstreams`, same index.
     pub balancers: Vec<Balancer>,
+    /// Where access lines go; `None` until the server attaches its log files.
+    pub log_sink: Option<std::sync::Arc<dyn super::log_format::LogSink>>,
+    /// Zone state, same index as `site.req_zones` / `site.conn_zones` (a reload starts
+    /// them afresh, where nginx keeps a zone of unchanged size).
+    pub req_zones: Vec<super::limit_req::Zone>,
+    pub conn_zones: Vec<super::limit_conn::Zone>,
 }
 
 impl Runtime {
@@ -47,6 +53,22 @@ impl Runtime {
             }
             balancers.push(Balancer::new(&servers, g.method));
         }
-        Ok(Runtime { site, balancers })
+        let req_zones = site
+            .req_zones
+            .iter()
+            .cloned()
+            .map(super::limit_req::Zone::new);
+        let conn_zones = site
+            .conn_zones
+            .iter()
+            .cloned()
+            .map(super::limit_conn::Zone::new);
+        Ok(Runtime {
+            req_zones: req_zones.collect(),
+            conn_zones: conn_zones.collect(),
+            site,
+            balancers,
+            log_sink: None,
+        })
     }
 }

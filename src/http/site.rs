@@ -50,6 +50,11 @@ pub struct Site {
     /// The YAML configurations named by `llm_gateway` (absolute paths), in order of first use;
     /// `LocConf::llm_gateway` indexes this list.
     pub llm_gateways: Vec<std::path::PathBuf>,
+    /// Access and error log files (opened by `proxy::logs`).
+    pub logs: super::log_format::LogTargets,
+    /// `limit_req_zone`s and `limit_conn_zone`s (their state lives in `Runtime`).
+    pub req_zones: Vec<super::limit_req::ZoneSpec>,
+    pub conn_zones: Vec<super::limit_conn::ZoneSpec>,
 }
 
 /// What to do with a request.
@@ -58,6 +63,9 @@ pub struct Decision {
     pub server: usize,
     pub conf: Arc<LocConf>,
     pub action: Action,
+    /// The request reached the content phase (proxy, or the static 404), so the
+    /// preaccess and access phases (limits, allow/deny, auth) apply first.
+    pub access: bool,
 }
 
 #[derive(Debug)]
@@ -124,6 +132,7 @@ impl Site {
                 server: 0,
                 conf,
                 action: reply(500),
+                access: false,
             };
         };
         let host = match host_header.map(clean_host) {
@@ -133,6 +142,7 @@ impl Site {
                     server: listen.default,
                     conf,
                     action: reply(400),
+                    access: false,
                 };
             }
             Some(Some(h)) => h,
@@ -154,15 +164,19 @@ impl Site {
         } else {
             host
         };
-        let (conf, action) = self.rewrite_and_find(server, req, headers);
-        let action = match action {
-            Action::Proxy(state) => body_limit(&conf, headers).unwrap_or(Action::Proxy(state)),
-            reply => reply,
+        let (conf, action, content) = self.rewrite_and_find(server, req, headers);
+        let (action, access) = match action {
+            Action::Proxy(state) => match body_limit(&conf, headers) {
+                Some(too_large) => (too_large, false),
+                None => (Action::Proxy(state), true),
+            },
+            reply => (reply, content),
         };
         Decision {
             server: server_ix,
             conf,
             action,
+            access,
         }
     }
 
@@ -171,10 +185,10 @@ impl Site {
         server: &Server,
         req: &mut Request,
         headers: &HeaderMap,
-    ) -> (Arc<LocConf>, Action) {
+    ) -> (Arc<LocConf>, Action, bool) {
         let mut state = State::default();
         if let Flow::Reply(r) = script::run(&server.script, req, headers, &mut state) {
-            return (Arc::clone(&server.conf), Action::Reply(r));
+            return (Arc::clone(&server.conf), Action::Reply(r), false);
         }
         state.uri_changed = false;
         let mut changes = 0;
@@ -193,26 +207,26 @@ impl Site {
                         location: Some(location),
                         body: None,
                     };
-                    return (Arc::clone(&l.conf), Action::Reply(r));
+                    return (Arc::clone(&l.conf), Action::Reply(r), false);
                 }
             };
             let flow = script::run(&conf.script, req, headers, &mut state);
             match flow {
-                Flow::Reply(r) => return (conf, Action::Reply(r)),
+                Flow::Reply(r) => return (conf, Action::Reply(r), false),
                 Flow::Last => {}
                 Flow::Done if state.uri_changed => {}
                 Flow::Done => {
                     if conf.proxy.is_none() && conf.llm_gateway.is_none() {
                         // Static files are not served: nginx would look under its root.
-                        return (conf, reply(404));
+                        return (conf, reply(404), true);
                     }
-                    return (conf, Action::Proxy(state));
+                    return (conf, Action::Proxy(state), true);
                 }
             }
             state.uri_changed = false;
             changes += 1;
             if changes > MAX_URI_CHANGES {
-                return (conf, reply(500));
+                return (conf, reply(500), false);
             }
         }
     }

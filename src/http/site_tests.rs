@@ -186,6 +186,32 @@ fn lower_error(http: &str) -> String {
 }
 
 #[test]
+fn access_logs_inherit_per_level_and_resolve_against_the_prefix() {
+    let s = site(
+        "log_format f '$status';\naccess_log a.log;\nerror_log /e.log warn;\nserver {\n listen 8080;\n location /own/ { access_log /b.log f; access_log a.log; }\n location /off/ { access_log off; }\n location /inh/ { }\n}",
+    );
+    assert_eq!(s.logs.access, ["/a.log", "/b.log"]);
+    assert_eq!(
+        s.logs.error,
+        Some(("/e.log".into(), log::LevelFilter::Warn))
+    );
+    let files = |t: &str| -> Vec<(usize, String)> {
+        let (d, _) = route(&s, t, Some("x"));
+        d.conf
+            .access_logs
+            .iter()
+            .map(|l| (l.file, l.format.name.clone()))
+            .collect()
+    };
+    assert_eq!(
+        files("/own/x"),
+        [(1, "f".to_owned()), (0, "combined".to_owned())]
+    );
+    assert_eq!(files("/off/x"), []);
+    assert_eq!(files("/inh/x"), [(0, "combined".to_owned())]);
+}
+
+#[test]
 fn lowering_refusals_name_file_and_line() {
     let table = [
         (
@@ -207,6 +233,22 @@ fn lowering_refusals_name_file_and_line() {
         (
             "upstream u { server 127.0.0.1:9 max_conns=3; }\nserver { listen 8080; }",
             "upstream server parameter \"max_conns=3\" is not implemented yet in /t/nginx.conf:3",
+        ),
+        (
+            "server {\n listen 8080;\n access_log syslog:server=127.0.0.1;\n}",
+            "\"access_log\" to \"syslog:server=127.0.0.1\" is not implemented yet (files and stderr only) in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n access_log /tmp/$host.log;\n}",
+            "\"access_log\" with variables in the file name is not implemented yet in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n access_log /tmp/a.log combined gzip=1;\n}",
+            "access_log parameter \"gzip=1\" is not implemented yet in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n error_log /tmp/e.log;\n}",
+            "\"error_log\" inside \"server\" or \"location\" is not implemented yet (main and http levels only) in /t/nginx.conf:5",
         ),
     ];
     for (conf, want) in table {

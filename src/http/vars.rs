@@ -109,6 +109,9 @@ pub fn lookup(name: &str, users: &UserVars) -> Result<Var, String> {
     Ok(match name {
         "host" => Var::Host,
         "remote_addr" => Var::RemoteAddr,
+        // Zone keys only need one value per address; the text form is as distinct as the
+        // four or sixteen bytes nginx uses (it only costs zone memory).
+        "binary_remote_addr" => Var::RemoteAddr,
         "remote_port" => Var::RemotePort,
         "request_uri" => Var::RequestUri,
         "uri" | "document_uri" => Var::Uri,

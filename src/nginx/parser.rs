@@ -42,6 +42,8 @@ pub struct Config {
     pub files: Vec<ConfFile>,
     /// The main context's directives (the `-g` ones first, like nginx).
     pub root: Vec<Directive>,
+    /// nginx's prefix (`-p`, with a trailing `/`): relative log and file names start here.
+    pub prefix: String,
 }
 
 /// What nginx derives from `-c`, `-p` and `-g`.
@@ -110,6 +112,7 @@ pub fn parse(fs: &dyn ConfFs, opts: &Options) -> Result<Config, Diag> {
     Ok(Config {
         files: parser.files,
         root: frame.directives,
+        prefix: opts.prefix.clone(),
     })
 }
 

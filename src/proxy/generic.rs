@@ -10,12 +10,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
+use http::header::{HOST, LOCATION};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 
+use super::access::Timing;
+use super::limits::{self, Held};
+use super::reply::{write_reply, write_reply_with};
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute};
 use crate::http::script::{Reply, State};
@@ -23,6 +26,9 @@ use crate::http::upstream::{Pick, Tried};
 use crate::http::uri;
 use crate::http::vars::{Request, Vars};
 use crate::http::{Action, Runtime};
+
+/// `return 444`: nginx's non-standard code for closing without a response.
+const CLOSE: u16 = 444;
 
 /// nginx's `keepalive_timeout` default (75 s).
 const KEEPALIVE_SECS: u64 = 75;
@@ -44,6 +50,33 @@ pub struct GenericCtx {
     body_bytes: u64,
     /// The body went over `client_max_body_size`: a client error, not an upstream failure.
     too_large: bool,
+    /// Times and upstream attempts for the access log.
+    timing: Timing,
+    /// `limit_conn` counts, released when the request is done.
+    held: Held,
+}
+
+impl GenericCtx {
+    /// A request answered without an upstream (return, redirects, errors): only logged.
+    fn replied(req: Request, conf: Arc<LocConf>, timing: Timing, held: Held) -> Box<GenericCtx> {
+        Box::new(GenericCtx {
+            req,
+            conf,
+            state: State::default(),
+            // Never read: no upstream phase runs after a reply.
+            upstream: 0,
+            tried: Tried::default(),
+            pick: None,
+            attempts: 0,
+            started: timing.started,
+            timed_out: false,
+            header_received: false,
+            body_bytes: 0,
+            too_large: false,
+            timing,
+            held,
+        })
+    }
 }
 
 fn request_from(session: &Session) -> std::result::Result<Request, ()> {
@@ -71,17 +104,45 @@ pub async fn request_filter(
     llm: &mut Option<(usize, String)>,
 ) -> Result<bool> {
     session.set_keepalive(Some(KEEPALIVE_SECS));
+    let timing = Timing::new();
     let Ok(mut req) = request_from(session) else {
         let conf = Arc::clone(&rt.site.servers[0].conf);
         write_reply(session, &conf, &Request::default(), &reply(400)).await?;
+        *ctx = Some(GenericCtx::replied(
+            Request::default(),
+            conf,
+            timing,
+            Held::new(),
+        ));
         return Ok(true);
     };
     let headers = &session.req_header().headers;
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let decision = rt.site.route(&mut req, headers, host);
-    let state = match decision.action {
+    let mut held = Held::new();
+    let mut action = decision.action;
+    let mut realm = None;
+    if decision.access {
+        if let Some(d) = limits::check(rt, &decision.conf, &req, headers, &mut held).await {
+            action = Action::Reply(reply(d.status));
+            realm = d.realm;
+        }
+    }
+    let state = match action {
+        Action::Reply(r) if r.status == CLOSE => {
+            // nginx's 444: close the connection without a response (logged as 444).
+            session.set_keepalive(None);
+            let mut timing = timing;
+            timing.status = Some(CLOSE);
+            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            return Ok(true);
+        }
         Action::Reply(r) => {
-            write_reply(session, &decision.conf, &req, &r).await?;
+            let challenge = realm.map(|r| format!("Basic realm=\"{r}\""));
+            let written =
+                write_reply_with(session, &decision.conf, &req, &r, challenge.as_deref()).await;
+            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            written?;
             return Ok(true);
         }
         Action::Proxy(state) => state,
@@ -121,11 +182,13 @@ pub async fn request_filter(
         upstream,
         pick: None,
         attempts: 0,
-        started: Instant::now(),
+        started: timing.started,
         timed_out: false,
         header_received: false,
         body_bytes: 0,
         too_large: false,
+        timing,
+        held,
     }));
     Ok(false)
 }
@@ -164,7 +227,9 @@ pub fn upstream_peer(rt: &Runtime, c: &mut GenericCtx) -> Result<Box<HttpPeer>> 
     };
     c.pick = Some(pick);
     c.attempts += 1;
-    let mut peer = HttpPeer::new(balancer.peer(pick).addr, false, String::new());
+    let addr = balancer.peer(pick).addr;
+    c.timing.attempt(addr);
+    let mut peer = HttpPeer::new(addr, false, String::new());
     peer.options.connection_timeout = Some(c.conf.connect_timeout);
     peer.options.read_timeout = Some(c.conf.read_timeout);
     peer.options.write_timeout = Some(c.conf.send_timeout);
@@ -188,6 +253,7 @@ fn failed(rt: &Runtime, c: &mut GenericCtx, e: &Error) -> bool {
         rt.balancers[c.upstream].free(pick, true, Instant::now());
     }
     c.timed_out = is_timeout(e);
+    c.timing.attempt_done(if c.timed_out { 504 } else { 502 });
     let listed = if c.timed_out {
         c.conf.next.timeout
     } else {
@@ -268,15 +334,19 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
 }
 
 /// `upstream_response_filter`: the peer answered, nothing is retried from here on.
-pub fn upstream_response(c: &mut GenericCtx) {
+pub fn upstream_response(c: &mut GenericCtx, status: u16) {
     c.header_received = true;
+    c.timing.attempt_done(status);
 }
 
-/// `logging`: the request is done with its peer (alive: it was not freed as failed).
-pub fn done(rt: &Runtime, c: &mut GenericCtx) {
+/// `logging`: the request is done with its peer (alive: it was not freed as failed), and
+/// its access log lines are queued.
+pub fn done(rt: &Runtime, session: &Session, c: &mut GenericCtx) {
     if let Some(pick) = c.pick.take() {
         rt.balancers[c.upstream].free(pick, false, Instant::now());
     }
+    limits::release(rt, &mut c.held);
+    super::access::log(rt, session, &c.req, &c.conf, &c.timing);
 }
 
 /// `response_filter`: hidden headers, `proxy_redirect default`, `add_header`.
@@ -299,12 +369,12 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
 }
 
-fn local_port(req: &Request) -> u16 {
+pub(super) fn local_port(req: &Request) -> u16 {
     req.local.map_or(80, |a| a.port())
 }
 
 /// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
-fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
+pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
     if !resp.headers.contains_key(http::header::SERVER) {
         resp.insert_header(http::header::SERVER, "tollgate")?;
     }
@@ -315,7 +385,7 @@ fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
     Ok(())
 }
 
-fn add_headers(
+pub(super) fn add_headers(
     resp: &mut ResponseHeader,
     conf: &LocConf,
     req: &Request,
@@ -334,40 +404,6 @@ fn add_headers(
         if !v.is_empty() {
             resp.append_header(h.name.clone(), v)?;
         }
-    }
-    Ok(())
-}
-
-/// Writes a response the generic path decided itself (return, redirects, errors).
-pub async fn write_reply(
-    session: &mut Session,
-    conf: &LocConf,
-    req: &Request,
-    r: &Reply,
-) -> Result<()> {
-    let (body, content_type) = match (&r.body, forward::error_page(r.status)) {
-        (Some(text), _) => (text.clone(), conf.content_type(&req.uri)),
-        (None, Some(page)) if r.status >= 300 => (page, "text/html"),
-        _ => (String::new(), ""),
-    };
-    let mut resp = ResponseHeader::build(r.status, Some(8))?;
-    standard_headers(&mut resp)?;
-    if !content_type.is_empty() {
-        resp.insert_header(CONTENT_TYPE, content_type)?;
-    }
-    resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
-    if let Some(l) = &r.location {
-        resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
-    }
-    add_headers(&mut resp, conf, req, &session.req_header().headers)?;
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only || body.is_empty())
-        .await?;
-    if !head_only && !body.is_empty() {
-        session
-            .write_response_body(Some(Bytes::from(body)), true)
-            .await?;
     }
     Ok(())
 }

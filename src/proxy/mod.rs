@@ -9,7 +9,11 @@
 //! `upstream_peer` phases with streaming bodies and nginx's retry rules.
 //! Must not: contain gateway or nginx logic (it only adapts).
 
+mod access;
 mod generic;
+mod limits;
+pub mod logs;
+mod reply;
 
 use std::sync::Arc;
 
@@ -182,18 +186,18 @@ impl ProxyHttp for Tollgate {
     async fn upstream_response_filter(
         &self,
         _session: &mut Session,
-        _upstream_response: &mut ResponseHeader,
+        upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
         if let Some((_, c)) = self.generic(ctx) {
-            generic::upstream_response(c);
+            generic::upstream_response(c, upstream_response.status.as_u16());
         }
         Ok(())
     }
 
-    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
         if let Some((rt, c)) = self.generic(ctx) {
-            generic::done(rt, c);
+            generic::done(rt, session, c);
         }
     }
 
