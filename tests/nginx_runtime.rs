@@ -698,3 +698,33 @@ fn return_444_closes_without_a_response_like_nginx() {
     assert_eq!(raw_answer(s.port, "/close"), b"");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn error_page_redirects_like_nginx() {
+    let s = setup("error_page.conf");
+    let reqs: Vec<Req> = [
+        "/missing/a?q=1",
+        "/static/a",
+        "/text/a",
+        "/eq/a",
+        "/code/a",
+        "/named/a?z=2",
+        "/keep_proxy/a",
+        "/ext/a",
+        "/ext301/a",
+        "/limited/a",
+        "/limited/a",
+        "/twice/a",
+        "/own/a",
+    ]
+    .iter()
+    .map(|t| get(t))
+    .collect();
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [404, 404, 404, 200, 410, 200, 403, 302, 301, 200, 429, 404, 404]
+    );
+    assert_eq!(nginx[0].body, "custom page /errors/404 from=/missing/a\n");
+}

@@ -169,12 +169,11 @@ impl Lower<'_> {
     }
 }
 
-/// Files a location at its level (named locations are reachable only by name, which no
-/// implemented directive does yet, so they are kept out of the search).
+/// Files a location at its level (named locations are reachable only by name).
 fn push(level: &mut Level, loc: Location) {
     match loc.matcher {
         Matcher::Regex(_) => level.regexes.push(loc),
-        Matcher::Named(_) => {}
+        Matcher::Named(_) => level.named.push(loc),
         _ => level.statics.push(loc),
     }
 }

@@ -150,6 +150,7 @@ const IMPLEMENTED: &[&str] = &[
     "limit_conn_dry_run",
     "auth_basic",
     "auth_basic_user_file",
+    "error_page",
 ];
 
 /// How tollgate treats `d` when serving.
