@@ -19,7 +19,7 @@ use pingora::{Error, ErrorType, Result};
 use super::access::Timing;
 use super::limits::{self, Held};
 use super::phases;
-use super::reply::{write_reply, write_reply_with};
+use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute};
 use crate::http::script::{Reply, State};
@@ -363,45 +363,6 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
     }
     standard_headers(resp)?;
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
-}
-
-pub(super) fn local_port(req: &Request) -> u16 {
-    req.local.map_or(80, |a| a.port())
-}
-
-/// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
-pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
-    if !resp.headers.contains_key(http::header::SERVER) {
-        resp.insert_header(http::header::SERVER, "tollgate")?;
-    }
-    if !resp.headers.contains_key(http::header::DATE) {
-        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
-        resp.insert_header(http::header::DATE, now)?;
-    }
-    Ok(())
-}
-
-pub(super) fn add_headers(
-    resp: &mut ResponseHeader,
-    conf: &LocConf,
-    req: &Request,
-    client: &http::HeaderMap,
-) -> Result<()> {
-    let status = resp.status.as_u16();
-    let vars = Vars {
-        req,
-        headers: client,
-    };
-    for h in conf.add_headers.iter() {
-        if !forward::add_header_applies(status, h.always) {
-            continue;
-        }
-        let v = h.value.eval(&vars);
-        if !v.is_empty() {
-            resp.append_header(h.name.clone(), v)?;
-        }
-    }
-    Ok(())
 }
 
 /// `fail_to_proxy`: nginx's 502/504 page, unless a response already started.
