@@ -728,3 +728,40 @@ fn error_page_redirects_like_nginx() {
     );
     assert_eq!(nginx[0].body, "custom page /errors/404 from=/missing/a\n");
 }
+
+#[test]
+fn error_log_receives_the_servers_own_lines_like_nginx() {
+    let s = setup("error_log.conf");
+    let reqs = [get("/deny/a"), get("/ok/a")];
+    let path = s.dir.path().join("err.log");
+    let read_log = |what: &str| {
+        // tollgate's writer flushes as soon as its queue is empty.
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("access forbidden by rule") {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{what}: no access line in {path:?}");
+    };
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        let r: Vec<u16> = reqs.iter().map(|q| send(s.port, q).status).collect();
+        (r, read_log("nginx"))
+    };
+    std::fs::remove_file(&path).unwrap();
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    let t: Vec<u16> = reqs.iter().map(|q| send(s.port, q).status).collect();
+    assert_eq!(t, n.0);
+    let text = read_log("tollgate");
+    // nginx's shape: "YYYY/MM/DD HH:MM:SS [error] PID#0: ...".
+    let line = text
+        .lines()
+        .find(|l| l.contains("access forbidden by rule"))
+        .unwrap();
+    let shape = regex::Regex::new(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[error\] \d+#0: ").unwrap();
+    assert!(shape.is_match(line), "{line}");
+    assert!(!text.contains("[info]"), "{text}");
+}
