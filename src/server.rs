@@ -99,6 +99,11 @@ pub fn run(config: Config) -> Result<(), String> {
 /// process is shutting down.
 pub fn run_nginx(runtime: crate::http::Runtime) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
+    // `listen ... ssl` addresses: (certificate, key).
+    let tls: Vec<Option<(String, String)>> = addrs
+        .iter()
+        .map(|a| runtime.site.tls_for(*a).cloned())
+        .collect();
     let mut conf = ServerConf::new().ok_or("pingora server defaults")?;
     conf.threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     conf.grace_period_seconds = Some(5);
@@ -110,8 +115,13 @@ pub fn run_nginx(runtime: crate::http::Runtime) -> Result<(), String> {
         Tollgate::nginx(Arc::new(runtime)),
         "tollgate-nginx",
     );
-    for addr in &addrs {
-        proxy.add_tcp(&addr.to_string());
+    for (addr, tls) in addrs.iter().zip(tls) {
+        match tls {
+            Some((cert, key)) => proxy
+                .add_tls(&addr.to_string(), &cert, &key)
+                .map_err(|e| format!("cannot load certificate \"{cert}\": {e}"))?,
+            None => proxy.add_tcp(&addr.to_string()),
+        }
     }
     server.add_service(proxy);
     log::info!("tollgate serving an nginx configuration on {addrs:?}");

@@ -765,3 +765,66 @@ fn error_log_receives_the_servers_own_lines_like_nginx() {
     assert!(shape.is_match(line), "{line}");
     assert!(!text.contains("[info]"), "{text}");
 }
+
+/// Status, Location and body of `GET https://127.0.0.1:port/target` over HTTP/1.1 (curl,
+/// certificate not verified).
+fn curl_tls(port: u16, target: &str) -> (u16, Option<String>, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--http1.1", "-D", "-", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{port}{target}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
+        .map(str::to_owned);
+    (status, location, body.to_owned())
+}
+
+#[test]
+fn tls_listen_serves_like_nginx() {
+    let s = setup("tls.conf");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .current_dir(s.dir.path())
+        .output()
+        .expect("openssl req");
+    assert!(made.status.success(), "{made:?}");
+    let targets = ["/s", "/r?a=1", "/p/x"];
+    let n: Vec<_> = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        targets.iter().map(|t| curl_tls(s.port, t)).collect()
+    };
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    let t: Vec<_> = targets.iter().map(|t| curl_tls(s.port, t)).collect();
+    assert_eq!(n[0], (200, None, "scheme https\n".to_owned()));
+    let port = s.port;
+    assert_eq!(n[1].1, Some(format!("https://127.0.0.1:{port}/target")));
+    assert!(n[2].2.contains("\"https\""), "{:?}", n[2]);
+    for (a, b) in n.iter().zip(&t) {
+        assert_eq!((a.0, &a.1), (b.0, &b.1));
+    }
+    assert_eq!(t[0].2, n[0].2);
+    assert!(t[2].2.contains("\"https\""), "{:?}", t[2]);
+}

@@ -102,6 +102,9 @@ pub struct Settings {
     pub auth_file: Option<String>,
     /// `error_page`s: a level with any replaces its parent's.
     pub error_pages: Option<Vec<ErrorPage>>,
+    /// `ssl_certificate` / `ssl_certificate_key` (absolute paths).
+    pub ssl_cert: Option<String>,
+    pub ssl_key: Option<String>,
 }
 
 impl Settings {
@@ -143,6 +146,8 @@ impl Settings {
         take(&mut self.auth_realm, &parent.auth_realm);
         take(&mut self.auth_file, &parent.auth_file);
         take(&mut self.error_pages, &parent.error_pages);
+        take(&mut self.ssl_cert, &parent.ssl_cert);
+        take(&mut self.ssl_key, &parent.ssl_key);
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Listen {
     pub servers: Vec<usize>,
     pub default: usize,
     pub names: NameIndex,
+    /// `listen ... ssl`: the certificate and key files (one pair per address).
+    pub tls: Option<(String, String)>,
 }
 
 /// A `server` block.
@@ -100,6 +102,11 @@ impl Site {
         out
     }
 
+    /// The certificate and key of a bound address, when it serves TLS.
+    pub fn tls_for(&self, addr: SocketAddr) -> Option<&(String, String)> {
+        self.listens.iter().find(|l| l.addr == addr)?.tls.as_ref()
+    }
+
     /// The listen entry for a connection's local address: the specific one, else the wildcard.
     pub fn listen_for(&self, local: Option<SocketAddr>) -> Option<&Listen> {
         let local = local?;
@@ -133,6 +140,7 @@ impl Site {
                 access: false,
             };
         };
+        req.https = listen.tls.is_some();
         let host = match host_header.map(clean_host) {
             Some(None) => {
                 let conf = Arc::clone(&self.servers[listen.default].conf);

@@ -151,6 +151,8 @@ const IMPLEMENTED: &[&str] = &[
     "auth_basic",
     "auth_basic_user_file",
     "error_page",
+    "ssl_certificate",
+    "ssl_certificate_key",
 ];
 
 /// How tollgate treats `d` when serving.

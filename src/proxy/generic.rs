@@ -21,7 +21,7 @@ use super::limits::{self, Held};
 use super::phases;
 use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
 use crate::http::conf::LocConf;
-use crate::http::forward::{self, absolute};
+use crate::http::forward::{self, absolute_in};
 use crate::http::script::{Reply, State};
 use crate::http::upstream::{Pick, Tried};
 use crate::http::uri;
@@ -359,7 +359,10 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
         .and_then(|l| l.to_str().ok())
         .and_then(|l| forward::rewrite_redirect(&c.conf, l));
     if let Some(l) = rewritten {
-        resp.insert_header(LOCATION, absolute(&l, &c.req.host, local_port(&c.req)))?;
+        resp.insert_header(
+            LOCATION,
+            absolute_in(&l, &c.req.host, local_port(&c.req), c.req.https),
+        )?;
     }
     standard_headers(resp)?;
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)

@@ -12,7 +12,7 @@ use pingora::proxy::Session;
 use pingora::Result;
 
 use crate::http::conf::LocConf;
-use crate::http::forward::{self, absolute};
+use crate::http::forward::{self, absolute_in};
 use crate::http::script::Reply;
 use crate::http::vars::{Request, Vars};
 
@@ -46,7 +46,10 @@ pub async fn write_reply_with(
     }
     resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
     if let Some(l) = &r.location {
-        resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
+        resp.insert_header(
+            LOCATION,
+            absolute_in(l, &req.host, local_port(req), req.https),
+        )?;
     }
     if let Some(c) = challenge {
         resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
