@@ -80,9 +80,7 @@ fn serve(config: &nginx::Config) -> Result<(), String> {
     }
     let site = http::lower(config).map_err(|e| e.to_string())?;
     let mut runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
-    let logs = tollgate::proxy::logs::Logs::open(&runtime.site.logs)?;
-    tollgate::proxy::logs::init_error_log(&logs, &runtime.site.logs);
-    runtime.log_sink = Some(logs);
+    tollgate::proxy::logs::attach(&mut runtime)?;
     server::run_nginx(runtime)
 }
 
