@@ -102,9 +102,7 @@ fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
         llm.push(loaded);
     }
     let mut runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
-    let logs = tollgate::proxy::logs::Logs::open(&runtime.site.logs)?;
-    tollgate::proxy::logs::init_error_log(&logs, &runtime.site.logs);
-    runtime.log_sink = Some(logs);
+    tollgate::proxy::logs::attach(&mut runtime)?;
     let reopen = std::sync::Arc::new(tollgate::proxy::logs::reopen_logs);
     server::run_nginx(runtime, llm, process, reopen)
 }

@@ -100,6 +100,11 @@ pub fn run_nginx(
     reopen: Reopen,
 ) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
+    // `listen ... ssl` addresses: (certificate, key).
+    let tls: Vec<Option<(String, String)>> = addrs
+        .iter()
+        .map(|a| runtime.site.tls_for(*a).cloned())
+        .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let mut server = new_server(process, threads, Duration::from_secs(5))?;
     // The gateways of `llm_gateway` locations: one per YAML file, sharing one metrics registry
@@ -127,8 +132,13 @@ pub fn run_nginx(
         Tollgate::nginx(Arc::new(runtime), gateways),
         "tollgate-nginx",
     );
-    for addr in &addrs {
-        proxy.add_tcp(&addr.to_string());
+    for (addr, tls) in addrs.iter().zip(tls) {
+        match tls {
+            Some((cert, key)) => proxy
+                .add_tls(&addr.to_string(), &cert, &key)
+                .map_err(|e| format!("cannot load certificate \"{cert}\": {e}"))?,
+            None => proxy.add_tcp(&addr.to_string()),
+        }
     }
     server.add_service(proxy);
     log::info!("tollgate serving an nginx configuration on {addrs:?}");

@@ -725,3 +725,133 @@ fn return_444_closes_without_a_response_like_nginx() {
     assert_eq!(raw_answer(s.port, "/close"), b"");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn error_page_redirects_like_nginx() {
+    let s = setup("error_page.conf");
+    let reqs: Vec<Req> = [
+        "/missing/a?q=1",
+        "/static/a",
+        "/text/a",
+        "/eq/a",
+        "/code/a",
+        "/named/a?z=2",
+        "/keep_proxy/a",
+        "/ext/a",
+        "/ext301/a",
+        "/limited/a",
+        "/limited/a",
+        "/twice/a",
+        "/own/a",
+    ]
+    .iter()
+    .map(|t| get(t))
+    .collect();
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [404, 404, 404, 200, 410, 200, 403, 302, 301, 200, 429, 404, 404]
+    );
+    assert_eq!(nginx[0].body, "custom page /errors/404 from=/missing/a\n");
+}
+
+#[test]
+fn error_log_receives_the_servers_own_lines_like_nginx() {
+    let s = setup("error_log.conf");
+    let reqs = [get("/deny/a"), get("/ok/a")];
+    let path = s.dir.path().join("err.log");
+    let read_log = |what: &str| {
+        // tollgate's writer flushes as soon as its queue is empty.
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("access forbidden by rule") {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{what}: no access line in {path:?}");
+    };
+    let n = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        let r: Vec<u16> = reqs.iter().map(|q| send(s.port, q).status).collect();
+        (r, read_log("nginx"))
+    };
+    std::fs::remove_file(&path).unwrap();
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    let t: Vec<u16> = reqs.iter().map(|q| send(s.port, q).status).collect();
+    assert_eq!(t, n.0);
+    let text = read_log("tollgate");
+    // nginx's shape: "YYYY/MM/DD HH:MM:SS [error] PID#0: ...".
+    let line = text
+        .lines()
+        .find(|l| l.contains("access forbidden by rule"))
+        .unwrap();
+    let shape = regex::Regex::new(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[error\] \d+#0: ").unwrap();
+    assert!(shape.is_match(line), "{line}");
+    assert!(!text.contains("[info]"), "{text}");
+}
+
+/// Status, Location and body of `GET https://127.0.0.1:port/target` over HTTP/1.1 (curl,
+/// certificate not verified).
+fn curl_tls(port: u16, target: &str) -> (u16, Option<String>, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--http1.1", "-D", "-", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{port}{target}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
+        .map(str::to_owned);
+    (status, location, body.to_owned())
+}
+
+#[test]
+fn tls_listen_serves_like_nginx() {
+    let s = setup("tls.conf");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .current_dir(s.dir.path())
+        .output()
+        .expect("openssl req");
+    assert!(made.status.success(), "{made:?}");
+    let targets = ["/s", "/r?a=1", "/p/x"];
+    let n: Vec<_> = {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        targets.iter().map(|t| curl_tls(s.port, t)).collect()
+    };
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    let t: Vec<_> = targets.iter().map(|t| curl_tls(s.port, t)).collect();
+    assert_eq!(n[0], (200, None, "scheme https\n".to_owned()));
+    let port = s.port;
+    assert_eq!(n[1].1, Some(format!("https://127.0.0.1:{port}/target")));
+    assert!(n[2].2.contains("\"https\""), "{:?}", n[2]);
+    for (a, b) in n.iter().zip(&t) {
+        assert_eq!((a.0, &a.1), (b.0, &b.1));
+    }
+    assert_eq!(t[0].2, n[0].2);
+    assert!(t[2].2.contains("\"https\""), "{:?}", t[2]);
+}

@@ -15,6 +15,7 @@ use http::HeaderName;
 
 use super::access::{Access, Rule};
 use super::auth_basic::AuthBasic;
+use super::error_page::ErrorPage;
 use super::log_format::AccessLog;
 use super::script::Op;
 use super::vars::Template;
@@ -99,6 +100,11 @@ pub struct Settings {
     /// `auth_basic`: `Some(None)` is `off`.
     pub auth_realm: Option<Option<Template>>,
     pub auth_file: Option<String>,
+    /// `error_page`s: a level with any replaces its parent's.
+    pub error_pages: Option<Vec<ErrorPage>>,
+    /// `ssl_certificate` / `ssl_certificate_key` (absolute paths).
+    pub ssl_cert: Option<String>,
+    pub ssl_key: Option<String>,
 }
 
 impl Settings {
@@ -139,6 +145,9 @@ impl Settings {
         take(&mut self.limit_conn_dry_run, &parent.limit_conn_dry_run);
         take(&mut self.auth_realm, &parent.auth_realm);
         take(&mut self.auth_file, &parent.auth_file);
+        take(&mut self.error_pages, &parent.error_pages);
+        take(&mut self.ssl_cert, &parent.ssl_cert);
+        take(&mut self.ssl_key, &parent.ssl_key);
     }
 }
 
@@ -198,6 +207,7 @@ pub struct LocConf {
     pub access_logs: Arc<[AccessLog]>,
     /// The access phase (see `Access`).
     pub access: Access,
+    pub error_pages: Arc<[ErrorPage]>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -327,6 +337,7 @@ impl LocConf {
                     _ => None,
                 },
             },
+            error_pages: s.error_pages.clone().unwrap_or_default().into(),
         })
     }
 

@@ -99,13 +99,19 @@ pub fn rewrite_redirect(conf: &LocConf, location: &str) -> Option<String> {
 /// A relative `Location` made absolute the way nginx's header filter does it (scheme, the
 /// request's host, the listen port unless 80).
 pub fn absolute(location: &str, host: &str, port: u16) -> String {
+    absolute_in(location, host, port, false)
+}
+
+/// [`absolute`] for a request received over TLS or not (default ports 443 and 80).
+pub fn absolute_in(location: &str, host: &str, port: u16, https: bool) -> String {
     if !location.starts_with('/') {
         return location.to_owned();
     }
-    if port == 80 {
-        format!("http://{host}{location}")
+    let (scheme, default) = if https { ("https", 443) } else { ("http", 80) };
+    if port == default {
+        format!("{scheme}://{host}{location}")
     } else {
-        format!("http://{host}:{port}{location}")
+        format!("{scheme}://{host}:{port}{location}")
     }
 }
 

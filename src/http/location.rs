@@ -52,6 +52,8 @@ pub struct Level {
     pub statics: Vec<Location>,
     /// Regex locations, in configuration order.
     pub regexes: Vec<Location>,
+    /// `@name` locations: never searched, reached by name (`error_page`).
+    pub named: Vec<Location>,
 }
 
 /// The outcome of a search.

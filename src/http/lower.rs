@@ -107,7 +107,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         let ix = servers.len();
         let (server, addrs, names) = l.server(d, &settings)?;
         servers.push(server);
-        for (addr, default) in addrs {
+        for (addr, default, tls) in addrs {
             let at = match listens.iter().position(|x| x.addr == addr) {
                 Some(i) => i,
                 None => {
@@ -116,11 +116,20 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
                         servers: Vec::new(),
                         default: ix,
                         names: NameIndex::default(),
+                        tls: None,
                     });
                     listens.len() - 1
                 }
             };
             let listen = &mut listens[at];
+            if let Some(pair) = &tls {
+                match &listen.tls {
+                    Some(p) if p != pair => {
+                        return Err(l.err(d, format!("servers with different certificates on {addr} (SNI) are not implemented yet")));
+                    }
+                    _ => listen.tls = Some(pair.clone()),
+                }
+            }
             if default {
                 listen.default = ix;
             }
@@ -215,6 +224,7 @@ impl Lower<'_> {
         match d.name.as_str() {
             "access_log" => return self.access_log(d, s),
             "error_log" => return Err(self.error_log_below_http(d)),
+            "ssl_certificate" | "ssl_certificate_key" => return self.ssl_file(d, s),
             _ => {}
         }
         if self.access_setting(d, s)? {

@@ -23,7 +23,12 @@ const SOCKET_ONLY: &[&str] = &[
     "fastopen=",
 ];
 
-type Lowered = (Server, Vec<(SocketAddr, bool)>, Vec<Name>);
+/// A server, its addresses (default_server, certificate and key when `ssl`) and names.
+type Lowered = (
+    Server,
+    Vec<(SocketAddr, bool, Option<(String, String)>)>,
+    Vec<Name>,
+);
 
 impl Lower<'_> {
     pub(super) fn server(&mut self, d: &Directive, http: &Settings) -> Result<Lowered, LowerError> {
@@ -51,9 +56,20 @@ impl Lower<'_> {
         }
         if addrs.is_empty() {
             // nginx's default when no listen is given (running as root).
-            addrs.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)), false));
+            addrs.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)), false, false));
         }
         s.inherit(http);
+        let mut addrs_tls = Vec::with_capacity(addrs.len());
+        for (addr, default, ssl) in addrs {
+            let tls = match (ssl, &s.ssl_cert, &s.ssl_key) {
+                (false, _, _) => None,
+                (true, Some(c), Some(k)) => Some((c.clone(), k.clone())),
+                (true, _, _) => {
+                    return Err(self.err(d, format!("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive ({addr})")));
+                }
+            };
+            addrs_tls.push((addr, default, tls));
+        }
         let mut locations = Level::default();
         for inner in body.iter().filter(|i| i.name == "location") {
             let loc = self.location(inner, &s)?;
@@ -66,19 +82,59 @@ impl Lower<'_> {
             locations,
             conf: Arc::new(conf),
         };
-        Ok((server, addrs, names))
+        Ok((server, addrs_tls, names))
     }
 
-    fn listen(&self, d: &Directive) -> Result<(SocketAddr, bool), LowerError> {
+    /// `ssl_certificate` / `ssl_certificate_key`: one file each, relative names from the
+    /// configuration's directory.
+    pub(super) fn ssl_file(&self, d: &Directive, s: &mut Settings) -> Result<(), LowerError> {
+        let name = arg(d, 0);
+        if name.contains('$') || name.starts_with("data:") {
+            return Err(self.err(
+                d,
+                format!(
+                    "\"{}\" with variables or data: is not implemented yet",
+                    d.name
+                ),
+            ));
+        }
+        let slot = if d.name == "ssl_certificate" {
+            &mut s.ssl_cert
+        } else {
+            &mut s.ssl_key
+        };
+        if slot.is_some() {
+            return Err(self.err(
+                d,
+                format!(
+                    "several \"{}\" (RSA and ECDSA pairs) are not implemented yet",
+                    d.name
+                ),
+            ));
+        }
+        let path = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            let main = self.config.files.first().map_or("", |f| f.path.as_str());
+            let dir = main.rsplit_once('/').map_or("", |(d, _)| d);
+            format!("{dir}/{name}")
+        };
+        *slot = Some(path);
+        Ok(())
+    }
+
+    fn listen(&self, d: &Directive) -> Result<(SocketAddr, bool, bool), LowerError> {
         let text = arg(d, 0);
         let addr = listen_addr(text).ok_or_else(|| {
             self.err(d, format!("listen address \"{text}\" is not implemented yet (IP addresses and ports only)"))
         })?;
-        let mut default = false;
+        let (mut default, mut ssl) = (false, false);
         for w in d.args.iter().skip(1) {
             let p = w.text.as_str();
             if p == "default_server" || p == "default" {
                 default = true;
+            } else if p == "ssl" {
+                ssl = true;
             } else if !SOCKET_ONLY
                 .iter()
                 .any(|o| p == *o || (o.ends_with('=') && p.starts_with(o)))
@@ -89,7 +145,7 @@ impl Lower<'_> {
                 ));
             }
         }
-        Ok((addr, default))
+        Ok((addr, default, ssl))
     }
 
     fn location(&mut self, d: &Directive, parent: &Settings) -> Result<Location, LowerError> {
@@ -178,12 +234,11 @@ impl Lower<'_> {
     }
 }
 
-/// Files a location at its level (named locations are reachable only by name, which no
-/// implemented directive does yet, so they are kept out of the search).
+/// Files a location at its level (named locations are reachable only by name).
 fn push(level: &mut Level, loc: Location) {
     match loc.matcher {
         Matcher::Regex(_) => level.regexes.push(loc),
-        Matcher::Named(_) => {}
+        Matcher::Named(_) => level.named.push(loc),
         _ => level.statics.push(loc),
     }
 }

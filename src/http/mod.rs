@@ -11,6 +11,7 @@ pub mod access;
 pub mod auth_basic;
 pub mod conf;
 pub mod directives;
+pub mod error_page;
 pub mod forward;
 pub mod limit_conn;
 pub mod limit_req;

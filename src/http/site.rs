@@ -11,6 +11,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::conf::LocConf;
+use super::error_page::Target;
 use super::location::{Found, Level};
 use super::names::{clean_host, NameIndex};
 use super::script::{self, Flow, Op, Reply, State};
@@ -24,6 +25,8 @@ pub struct Listen {
     pub servers: Vec<usize>,
     pub default: usize,
     pub names: NameIndex,
+    /// `listen ... ssl`: the certificate and key files (one pair per address).
+    pub tls: Option<(String, String)>,
 }
 
 /// A `server` block.
@@ -102,6 +105,11 @@ impl Site {
         out
     }
 
+    /// The certificate and key of a bound address, when it serves TLS.
+    pub fn tls_for(&self, addr: SocketAddr) -> Option<&(String, String)> {
+        self.listens.iter().find(|l| l.addr == addr)?.tls.as_ref()
+    }
+
     /// The listen entry for a connection's local address: the specific one, else the wildcard.
     pub fn listen_for(&self, local: Option<SocketAddr>) -> Option<&Listen> {
         let local = local?;
@@ -135,6 +143,7 @@ impl Site {
                 access: false,
             };
         };
+        req.https = listen.tls.is_some();
         let host = match host_header.map(clean_host) {
             Some(None) => {
                 let conf = Arc::clone(&self.servers[listen.default].conf);
@@ -164,51 +173,91 @@ impl Site {
         } else {
             host
         };
-        let (conf, action, content) = self.rewrite_and_find(server, req, headers);
-        let (action, access) = match action {
-            Action::Proxy(state) => match body_limit(&conf, headers) {
-                Some(too_large) => (too_large, false),
-                None => (Action::Proxy(state), true),
-            },
-            reply => (reply, content),
-        };
-        Decision {
-            server: server_ix,
-            conf,
-            action,
-            access,
-        }
+        let found = self.rewrite_and_find(server, req, headers);
+        decide(server_ix, found, headers)
     }
 
-    fn rewrite_and_find(
+    /// `error_page`'s redirect for a request that got an intercepted status in a location of
+    /// server `server_ix` (`current`: that location). The method becomes GET (HEAD stays).
+    pub fn error_redirect(
         &self,
-        server: &Server,
+        server_ix: usize,
         req: &mut Request,
         headers: &HeaderMap,
-    ) -> (Arc<LocConf>, Action, bool) {
+        target: Target,
+        current: &Arc<LocConf>,
+    ) -> Decision {
+        let server = &self.servers[server_ix];
+        if req.method != "HEAD" {
+            req.method = "GET".into();
+        }
+        let found = match target {
+            Target::External(status, location) => {
+                let r = Reply {
+                    status,
+                    location: Some(location),
+                    body: None,
+                };
+                (Arc::clone(current), Action::Reply(r), false)
+            }
+            Target::Uri(u) => {
+                let (path, args) = super::uri::split_target(&u);
+                req.uri = path.to_owned();
+                req.args = args.unwrap_or("").to_owned();
+                self.rewrite_and_find(server, req, headers)
+            }
+            Target::Named(name) => match server.locations.named.iter().find(|l| l.name() == name) {
+                Some(l) => {
+                    let first = Some(Arc::clone(&l.conf));
+                    self.search(server, req, headers, State::default(), first)
+                }
+                // nginx: "could not find named location".
+                None => (Arc::clone(current), reply(500), false),
+            },
+        };
+        decide(server_ix, found, headers)
+    }
+
+    fn rewrite_and_find(&self, server: &Server, req: &mut Request, headers: &HeaderMap) -> Found3 {
         let mut state = State::default();
         if let Flow::Reply(r) = script::run(&server.script, req, headers, &mut state) {
             return (Arc::clone(&server.conf), Action::Reply(r), false);
         }
         state.uri_changed = false;
+        self.search(server, req, headers, state, None)
+    }
+
+    /// The location search and location rewrites, repeated after URI changes; `first`
+    /// starts in that location instead of searching (a named location).
+    fn search(
+        &self,
+        server: &Server,
+        req: &mut Request,
+        headers: &HeaderMap,
+        mut state: State,
+        mut first: Option<Arc<LocConf>>,
+    ) -> Found3 {
         let mut changes = 0;
         loop {
-            let conf = match server.locations.find(&req.uri, &mut req.captures) {
-                Found::Location(l) => Arc::clone(&l.conf),
-                Found::None => Arc::clone(&server.conf),
-                Found::Redirect(l) => {
-                    let mut location = l.name().to_owned();
-                    if !req.args.is_empty() {
-                        location.push('?');
-                        location.push_str(&req.args);
+            let conf = match first.take() {
+                Some(conf) => conf,
+                None => match server.locations.find(&req.uri, &mut req.captures) {
+                    Found::Location(l) => Arc::clone(&l.conf),
+                    Found::None => Arc::clone(&server.conf),
+                    Found::Redirect(l) => {
+                        let mut location = l.name().to_owned();
+                        if !req.args.is_empty() {
+                            location.push('?');
+                            location.push_str(&req.args);
+                        }
+                        let r = Reply {
+                            status: 301,
+                            location: Some(location),
+                            body: None,
+                        };
+                        return (Arc::clone(&l.conf), Action::Reply(r), false);
                     }
-                    let r = Reply {
-                        status: 301,
-                        location: Some(location),
-                        body: None,
-                    };
-                    return (Arc::clone(&l.conf), Action::Reply(r), false);
-                }
+                },
             };
             let flow = script::run(&conf.script, req, headers, &mut state);
             match flow {
@@ -229,6 +278,27 @@ impl Site {
                 return (conf, reply(500), false);
             }
         }
+    }
+}
+
+/// A search's outcome: the location's configuration, the action, and whether the content
+/// phase was reached.
+type Found3 = (Arc<LocConf>, Action, bool);
+
+/// The decision after a search: the declared body size is checked for proxied requests.
+fn decide(server: usize, (conf, action, content): Found3, headers: &HeaderMap) -> Decision {
+    let (action, access) = match action {
+        Action::Proxy(state) => match body_limit(&conf, headers) {
+            Some(too_large) => (too_large, false),
+            None => (Action::Proxy(state), true),
+        },
+        reply => (reply, content),
+    };
+    Decision {
+        server,
+        conf,
+        action,
+        access,
     }
 }
 

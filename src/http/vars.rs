@@ -248,6 +248,8 @@ pub struct Request {
     pub proxy_port: u16,
     /// The configuration's `map` blocks, indexed like [`Var::Map`].
     pub maps: Option<std::sync::Arc<[super::map::Map]>>,
+    /// Received on a `listen ... ssl` address (`$scheme` is https).
+    pub https: bool,
 }
 
 /// `$0`..`$9` of the last regex match.
@@ -331,7 +333,7 @@ impl Vars<'_> {
                     out.push('?');
                 }
             }
-            Var::Scheme => out.push_str("http"),
+            Var::Scheme => out.push_str(if r.https { "https" } else { "http" }),
             Var::ServerName => out.push_str(&r.server_name),
             Var::ServerPort => {
                 if let Some(a) = r.local {

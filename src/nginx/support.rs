@@ -151,6 +151,9 @@ const IMPLEMENTED: &[&str] = &[
     "limit_conn_dry_run",
     "auth_basic",
     "auth_basic_user_file",
+    "error_page",
+    "ssl_certificate",
+    "ssl_certificate_key",
 ];
 
 /// How tollgate treats `d` when serving.

@@ -18,9 +18,10 @@ use pingora::{Error, ErrorType, Result};
 
 use super::access::Timing;
 use super::limits::{self, Held};
-use super::reply::{write_reply, write_reply_with};
+use super::phases;
+use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
 use crate::http::conf::LocConf;
-use crate::http::forward::{self, absolute};
+use crate::http::forward::{self, absolute_in};
 use crate::http::script::{Reply, State};
 use crate::http::upstream::{Pick, Tried};
 use crate::http::uri;
@@ -54,6 +55,8 @@ pub struct GenericCtx {
     timing: Timing,
     /// `limit_conn` counts, released when the request is done.
     held: Held,
+    /// `error_page`'s status for a page served by proxying.
+    status: Option<u16>,
 }
 
 impl GenericCtx {
@@ -75,6 +78,7 @@ impl GenericCtx {
             too_large: false,
             timing,
             held,
+            status: None,
         })
     }
 }
@@ -120,34 +124,27 @@ pub async fn request_filter(
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let decision = rt.site.route(&mut req, headers, host);
     let mut held = Held::new();
-    let mut action = decision.action;
-    let mut realm = None;
-    if decision.access {
-        if let Some(d) = limits::check(rt, &decision.conf, &req, headers, &mut held).await {
-            action = Action::Reply(reply(d.status));
-            realm = d.realm;
-        }
-    }
-    let state = match action {
+    let routed = phases::run(rt, decision, &mut req, headers, &mut held).await;
+    let conf = routed.conf;
+    let state = match routed.action {
         Action::Reply(r) if r.status == CLOSE => {
             // nginx's 444: close the connection without a response (logged as 444).
             session.set_keepalive(None);
             let mut timing = timing;
             timing.status = Some(CLOSE);
-            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            *ctx = Some(GenericCtx::replied(req, conf, timing, held));
             return Ok(true);
         }
         Action::Reply(r) => {
-            let challenge = realm.map(|r| format!("Basic realm=\"{r}\""));
-            let written =
-                write_reply_with(session, &decision.conf, &req, &r, challenge.as_deref()).await;
-            *ctx = Some(GenericCtx::replied(req, decision.conf, timing, held));
+            let challenge = routed.realm.map(|r| format!("Basic realm=\"{r}\""));
+            let written = write_reply_with(session, &conf, &req, &r, challenge.as_deref()).await;
+            *ctx = Some(GenericCtx::replied(req, conf, timing, held));
             written?;
             return Ok(true);
         }
         Action::Proxy(state) => state,
     };
-    if let Some(i) = decision.conf.llm_gateway {
+    if let Some(i) = conf.llm_gateway {
         let mut uri = std::mem::take(&mut req.uri);
         if !req.args.is_empty() {
             uri.push('?');
@@ -156,7 +153,7 @@ pub async fn request_filter(
         *llm = Some((i, uri));
         return Ok(false);
     }
-    let Some(pp) = decision.conf.proxy.as_ref() else {
+    let Some(pp) = conf.proxy.as_ref() else {
         return Err(Error::explain(ErrorType::InternalError, "no proxy_pass"));
     };
     req.proxy_host.clone_from(&pp.proxy_host);
@@ -177,7 +174,8 @@ pub async fn request_filter(
     *ctx = Some(Box::new(GenericCtx {
         tried,
         req,
-        conf: decision.conf,
+        conf,
+        status: routed.status,
         state,
         upstream,
         pick: None,
@@ -312,6 +310,12 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
     let client = &session.req_header().headers;
     let target = forward::upstream_target(&c.conf, pp, &c.req, client, &c.state);
     up.set_raw_path(target.as_bytes())?;
+    // `error_page` turned the request into a GET.
+    if up.method.as_str() != c.req.method {
+        if let Ok(m) = http::Method::from_bytes(c.req.method.as_bytes()) {
+            up.set_method(m);
+        }
+    }
     if c.conf.http10 {
         up.set_version(http::Version::HTTP_10);
     }
@@ -354,6 +358,9 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
     // nginx answers in its own HTTP version, whatever the upstream spoke (pingora would
     // relay an HTTP/1.0 upstream's status line as is).
     resp.set_version(http::Version::HTTP_11);
+    if let Some(s) = c.status {
+        resp.set_status(s)?;
+    }
     for h in c.conf.hide.iter() {
         resp.remove_header(h);
     }
@@ -363,49 +370,13 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
         .and_then(|l| l.to_str().ok())
         .and_then(|l| forward::rewrite_redirect(&c.conf, l));
     if let Some(l) = rewritten {
-        resp.insert_header(LOCATION, absolute(&l, &c.req.host, local_port(&c.req)))?;
+        resp.insert_header(
+            LOCATION,
+            absolute_in(&l, &c.req.host, local_port(&c.req), c.req.https),
+        )?;
     }
     standard_headers(resp)?;
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
-}
-
-pub(super) fn local_port(req: &Request) -> u16 {
-    req.local.map_or(80, |a| a.port())
-}
-
-/// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
-pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
-    if !resp.headers.contains_key(http::header::SERVER) {
-        resp.insert_header(http::header::SERVER, "tollgate")?;
-    }
-    if !resp.headers.contains_key(http::header::DATE) {
-        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
-        resp.insert_header(http::header::DATE, now)?;
-    }
-    Ok(())
-}
-
-pub(super) fn add_headers(
-    resp: &mut ResponseHeader,
-    conf: &LocConf,
-    req: &Request,
-    client: &http::HeaderMap,
-) -> Result<()> {
-    let status = resp.status.as_u16();
-    let vars = Vars {
-        req,
-        headers: client,
-    };
-    for h in conf.add_headers.iter() {
-        if !forward::add_header_applies(status, h.always) {
-            continue;
-        }
-        let v = h.value.eval(&vars);
-        if !v.is_empty() {
-            resp.append_header(h.name.clone(), v)?;
-        }
-    }
-    Ok(())
 }
 
 /// `fail_to_proxy`: nginx's 502/504 page, unless a response already started.

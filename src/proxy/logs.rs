@@ -201,6 +201,16 @@ pub fn init_error_log(logs: &Arc<Logs>, targets: &LogTargets) {
     }
 }
 
+/// Opens `runtime`'s log files, points the `log` crate at its `error_log` and attaches the
+/// access log sink: what starting (or reloading) an nginx configuration must do before
+/// serving it.
+pub fn attach(runtime: &mut crate::http::Runtime) -> Result<(), String> {
+    let logs = Logs::open(&runtime.site.logs)?;
+    init_error_log(&logs, &runtime.site.logs);
+    runtime.log_sink = Some(logs);
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "logs_tests.rs"]
 mod tests;

@@ -13,6 +13,7 @@ mod access;
 mod generic;
 mod limits;
 pub mod logs;
+mod phases;
 mod reply;
 
 use std::sync::Arc;

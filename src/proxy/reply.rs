@@ -11,11 +11,10 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
 
-use super::generic::{add_headers, local_port, standard_headers};
 use crate::http::conf::LocConf;
-use crate::http::forward::{self, absolute};
+use crate::http::forward::{self, absolute_in};
 use crate::http::script::Reply;
-use crate::http::vars::Request;
+use crate::http::vars::{Request, Vars};
 
 /// Writes a response the generic path decided itself (return, redirects, errors).
 pub async fn write_reply(
@@ -47,7 +46,10 @@ pub async fn write_reply_with(
     }
     resp.insert_header(CONTENT_LENGTH, body.len().to_string())?;
     if let Some(l) = &r.location {
-        resp.insert_header(LOCATION, absolute(l, &req.host, local_port(req)))?;
+        resp.insert_header(
+            LOCATION,
+            absolute_in(l, &req.host, local_port(req), req.https),
+        )?;
     }
     if let Some(c) = challenge {
         resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
@@ -61,6 +63,45 @@ pub async fn write_reply_with(
         session
             .write_response_body(Some(Bytes::from(body)), true)
             .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn local_port(req: &Request) -> u16 {
+    req.local.map_or(80, |a| a.port())
+}
+
+/// `Server` and `Date`, unless the upstream's were passed (`proxy_pass_header`).
+pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
+    if !resp.headers.contains_key(http::header::SERVER) {
+        resp.insert_header(http::header::SERVER, "tollgate")?;
+    }
+    if !resp.headers.contains_key(http::header::DATE) {
+        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        resp.insert_header(http::header::DATE, now)?;
+    }
+    Ok(())
+}
+
+pub(super) fn add_headers(
+    resp: &mut ResponseHeader,
+    conf: &LocConf,
+    req: &Request,
+    client: &http::HeaderMap,
+) -> Result<()> {
+    let status = resp.status.as_u16();
+    let vars = Vars {
+        req,
+        headers: client,
+    };
+    for h in conf.add_headers.iter() {
+        if !forward::add_header_applies(status, h.always) {
+            continue;
+        }
+        let v = h.value.eval(&vars);
+        if !v.is_empty() {
+            resp.append_header(h.name.clone(), v)?;
+        }
     }
     Ok(())
 }
