@@ -181,3 +181,22 @@ pub trait ResponseCodec: Sync {
         None
     }
 }
+
+/// Test support shared by every stream translator's tests: feeds `input` cut at `cuts`
+/// (sorted offsets) and returns the client bytes and the summary.
+#[cfg(test)]
+pub(crate) fn replay_split(
+    t: &mut dyn StreamTranslator,
+    input: &[u8],
+    cuts: &[usize],
+) -> (String, StreamSummary) {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+        t.push(&input[last..c], &mut out);
+        last = c;
+    }
+    let summary = t.finish(&mut out);
+    let bytes: Vec<u8> = out.iter().flat_map(|b| b.iter().copied()).collect();
+    (String::from_utf8(bytes).unwrap(), summary)
+}

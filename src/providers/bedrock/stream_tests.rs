@@ -46,15 +46,7 @@ fn opts(include_usage: bool) -> StreamOptions {
 /// Replays `input` cut at `cuts` (ascending offsets); returns the concatenated output.
 fn replay(input: &[u8], cuts: &[usize], include_usage: bool) -> (String, StreamSummary) {
     let mut t = ToOpenAiStream::new(opts(include_usage), "chatcmpl-bedrock-test".into());
-    let mut out = Vec::new();
-    let mut last = 0;
-    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-        t.push(&input[last..c], &mut out);
-        last = c;
-    }
-    let summary = t.finish(&mut out);
-    let bytes: Vec<u8> = out.iter().flat_map(|b| b.iter().copied()).collect();
-    (String::from_utf8(bytes).unwrap(), summary)
+    crate::providers::translate::replay_split(&mut t, input, cuts)
 }
 
 #[test]
