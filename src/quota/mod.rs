@@ -18,6 +18,7 @@
 //! Owns: which limits apply, the charges and corrections, the failure policy of the store,
 //! and the `x-ratelimit-*` headers. Must not: tokenize (`usage/`), or know HTTP framing.
 
+mod coalesce;
 mod engine;
 mod headers;
 pub mod redis;

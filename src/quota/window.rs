@@ -5,7 +5,7 @@
 //! the window's length, the previous one weighted by how much of it still overlaps the window
 //! ending now (the "sliding window counter": no burst at bucket edges, O(1) state). Day, week
 //! (ISO, from Monday), month and year are calendar periods in UTC, like billing cycles.
-//! Must not: read the clock or touch a store. `lua/reserve_v1.lua` implements the same math;
+//! Must not: read the clock or touch a store. `lua/reserve_batch_v1.lua` implements the same math;
 //! keep them in sync (the Redis tests compare both on the same inputs).
 
 use crate::config::Window;
