@@ -5,6 +5,7 @@
 //! Must not: do I/O or interpret the JSON inside events.
 
 use bytes::{Bytes, BytesMut};
+use std::borrow::Cow;
 
 /// Largest event accepted (a guard against an upstream that never ends an event).
 pub const DEFAULT_MAX_EVENT: usize = 4 * 1024 * 1024;
@@ -106,10 +107,17 @@ fn line_end_len(buf: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The event's `data` payload: its `data:` lines joined by `\n` (one leading space removed),
-/// or `None` when it has no data line (comments, `event:`-only or `retry:` events).
-pub fn data_of(event: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(event);
-    let mut data: Option<String> = None;
+/// or `None` when it has no data line (comments, `event:`-only or `retry:` events). Borrowed
+/// from `event` in the common case of one UTF-8 data line (no copy on the stream hot path).
+pub fn data_of(event: &[u8]) -> Option<Cow<'_, str>> {
+    match std::str::from_utf8(event) {
+        Ok(text) => data_lines(text),
+        Err(_) => data_lines(&String::from_utf8_lossy(event)).map(|d| Cow::Owned(d.into_owned())),
+    }
+}
+
+fn data_lines(text: &str) -> Option<Cow<'_, str>> {
+    let mut data: Option<Cow<'_, str>> = None;
     for line in text.split(['\n', '\r']) {
         let value = if line == "data" {
             ""
@@ -120,10 +128,11 @@ pub fn data_of(event: &[u8]) -> Option<String> {
         };
         match &mut data {
             Some(d) => {
+                let d = d.to_mut();
                 d.push('\n');
                 d.push_str(value);
             }
-            None => data = Some(value.to_owned()),
+            None => data = Some(Cow::Borrowed(value)),
         }
     }
     data

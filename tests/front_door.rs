@@ -209,8 +209,9 @@ async fn chat_stream_is_chunked_sse_one_event_per_chunk() {
     }
     // role chunk + 10 words + finish chunk + [DONE]
     assert_eq!(events.len(), 13, "{all}");
-    // Each SSE event travels in its own HTTP chunk: a chunk may be split by the client's reads
-    // but never holds two events.
+    // The mock writes each event on its own, paced: the gateway forwards what each read
+    // completed at once, so every event travels in its own HTTP chunk (a chunk may be split
+    // by the client's reads but never holds two events: nothing was held back).
     for c in &chunks {
         let s = String::from_utf8_lossy(c);
         assert!(

@@ -5,7 +5,7 @@
 //! upstream failure into a well-formed error event instead of a silently cut stream. Must not:
 //! choose targets or parse requests.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue};
 
 use super::downstream::{Downstream, ResponseHead};
@@ -179,15 +179,13 @@ async fn relay_events(
                 return fail_stream(ds, e).await;
             }
         };
-        for ev in events {
-            let Some(ev) = metered(log, ev) else {
-                continue;
-            };
-            if ds.write_body(ev, false).await.is_err() {
-                // The client left: stop the generation upstream too.
-                ex.abandon().await;
-                return Err(GatewayError::ClientClosed);
-            }
+        let Some(body) = metered_batch(log, events) else {
+            continue;
+        };
+        if ds.write_body(body, false).await.is_err() {
+            // The client left: stop the generation upstream too.
+            ex.abandon().await;
+            return Err(GatewayError::ClientClosed);
         }
     }
     if let Some(mut rest) = decoder.finish().map(|b| b.to_vec()) {
@@ -202,6 +200,33 @@ async fn relay_events(
     ds.write_body(Bytes::new(), true)
         .await
         .map_err(|_| GatewayError::ClientClosed)
+}
+
+/// Feeds the events one upstream read completed to the meter and joins what reaches the
+/// client into one body write: one chunk and one syscall per read instead of one per event,
+/// with no added delay (they were all ready together). `None` when nothing is left.
+pub(crate) fn metered_batch(
+    log: &mut RequestLog<'_>,
+    events: impl IntoIterator<Item = Bytes>,
+) -> Option<Bytes> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    for ev in events {
+        let Some(ev) = metered(log, ev) else {
+            continue;
+        };
+        match (&mut joined, first.take()) {
+            (Some(j), _) => j.extend_from_slice(&ev),
+            (None, None) => first = Some(ev),
+            (None, Some(f)) => {
+                let mut j = BytesMut::with_capacity(2 * (f.len() + ev.len()));
+                j.extend_from_slice(&f);
+                j.extend_from_slice(&ev);
+                joined = Some(j);
+            }
+        }
+    }
+    joined.map(BytesMut::freeze).or(first)
 }
 
 /// Feeds an event to the usage meter; `None` when it must not reach the client.

@@ -236,19 +236,16 @@ async fn relay_stream(
     }
 }
 
-/// Writes translated events, each as its own chunk, through the meter.
+/// Writes the translated events of one upstream read through the meter, as one chunk.
 async fn write_events(
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
     out: &mut Vec<Bytes>,
 ) -> Result<(), GatewayError> {
-    for ev in out.drain(..) {
-        let Some(ev) = relay::metered(log, ev) else {
-            continue;
-        };
-        ds.write_body(ev, false)
-            .await
-            .map_err(|_| GatewayError::ClientClosed)?;
-    }
-    Ok(())
+    let Some(body) = relay::metered_batch(log, out.drain(..)) else {
+        return Ok(());
+    };
+    ds.write_body(body, false)
+        .await
+        .map_err(|_| GatewayError::ClientClosed)
 }

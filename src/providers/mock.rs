@@ -374,7 +374,7 @@ mod tests {
         };
         let datas: Vec<String> = events
             .iter()
-            .filter_map(|e| crate::sse::data_of(e))
+            .filter_map(|e| crate::sse::data_of(e).map(std::borrow::Cow::into_owned))
             .collect();
         assert_eq!(datas.last().unwrap(), "[DONE]");
         let text: String = datas
