@@ -110,32 +110,40 @@ fn line_end_len(buf: &[u8], at: usize) -> Option<usize> {
 /// or `None` when it has no data line (comments, `event:`-only or `retry:` events). Borrowed
 /// from `event` in the common case of one UTF-8 data line (no copy on the stream hot path).
 pub fn data_of(event: &[u8]) -> Option<Cow<'_, str>> {
-    match std::str::from_utf8(event) {
-        Ok(text) => data_lines(text),
-        Err(_) => data_lines(&String::from_utf8_lossy(event)).map(|d| Cow::Owned(d.into_owned())),
-    }
-}
-
-fn data_lines(text: &str) -> Option<Cow<'_, str>> {
     let mut data: Option<Cow<'_, str>> = None;
-    for line in text.split(['\n', '\r']) {
-        let value = if line == "data" {
-            ""
-        } else if let Some(v) = line.strip_prefix("data:") {
-            v.strip_prefix(' ').unwrap_or(v)
+    for line in lines(event) {
+        let value = if line == b"data" {
+            &[][..]
+        } else if let Some(v) = line.strip_prefix(b"data:") {
+            v.strip_prefix(b" ").unwrap_or(v)
         } else {
             continue;
         };
+        let value = String::from_utf8_lossy(value);
         match &mut data {
             Some(d) => {
                 let d = d.to_mut();
                 d.push('\n');
-                d.push_str(value);
+                d.push_str(&value);
             }
-            None => data = Some(Cow::Borrowed(value)),
+            None => data = Some(value),
         }
     }
     data
+}
+
+/// The lines of an event (split at CR, LF or CRLF; empty lines may appear), found with
+/// memchr rather than char by char: this runs for every event of every stream.
+fn lines(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        Some(line)
+    })
 }
 
 /// Whether a response is an SSE stream.
@@ -196,6 +204,19 @@ mod tests {
             Some("two\nlines")
         );
         assert_eq!(data_of(b": comment\n\n"), None);
+        assert_eq!(data_of(b"data\ndata: x\n\n").as_deref(), Some("\nx"));
+        assert_eq!(
+            data_of(b"data:  two spaces\n\n").as_deref(),
+            Some(" two spaces")
+        );
+        assert_eq!(data_of(b"datum: no\n\n"), None);
+        // Invalid UTF-8 is replaced, not refused.
+        assert_eq!(data_of(b"data: a\xffb\n\n").as_deref(), Some("a\u{fffd}b"));
+        // The common single-line case hands out a slice of the event, not a copy.
+        assert!(matches!(
+            data_of(b"event: e\r\ndata: {}\r\n\r\n"),
+            Some(Cow::Borrowed("{}"))
+        ));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! Must not: do I/O or decide admission. Works on whatever prefix of the stream arrived, so a
 //! client that leaves mid-stream is billed for what was generated until then.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use bytes::{Bytes, BytesMut};
+use memchr::memmem::Finder;
 use serde::Deserialize;
 
 use super::tokens::Encoder;
@@ -32,35 +36,47 @@ pub struct Meter {
     answered: bool,
 }
 
+// Text fields borrow from the event when they hold no escapes: the meter reads every event
+// of every stream, so it should not copy what it only counts.
 #[derive(Deserialize, Default)]
-struct Chunk {
-    choices: Option<Vec<Choice>>,
+struct Chunk<'a> {
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
     usage: Option<WireUsage>,
 }
 
 #[derive(Deserialize)]
-struct Choice {
-    delta: Option<Message>,
-    message: Option<Message>,
-    text: Option<String>,
+struct Choice<'a> {
+    #[serde(borrow)]
+    delta: Option<Message<'a>>,
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct Message {
-    content: Option<String>,
-    refusal: Option<String>,
-    tool_calls: Option<Vec<ToolCall>>,
+struct Message<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tool_calls: Option<Vec<ToolCall<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct ToolCall {
-    function: Option<Function>,
+struct ToolCall<'a> {
+    #[serde(borrow)]
+    function: Option<Function<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Function {
-    name: Option<String>,
-    arguments: Option<String>,
+struct Function<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -122,7 +138,7 @@ impl Meter {
         }
     }
 
-    fn take(&mut self, c: Chunk) {
+    fn take(&mut self, c: Chunk<'_>) {
         if let Some(u) = c.usage {
             self.provider = Some(u);
         }
@@ -175,12 +191,13 @@ impl Meter {
 
 /// Removes the `"usage":null` member OpenAI adds to every chunk once `include_usage` is on.
 fn strip_usage_null(event: Bytes) -> Bytes {
-    const WITH_COMMA_BEFORE: &[u8] = b",\"usage\":null";
-    const WITH_COMMA_AFTER: &[u8] = b"\"usage\":null,";
-    let (at, len) = match memchr::memmem::find(&event, WITH_COMMA_BEFORE) {
-        Some(at) => (at, WITH_COMMA_BEFORE.len()),
-        None => match memchr::memmem::find(&event, WITH_COMMA_AFTER) {
-            Some(at) => (at, WITH_COMMA_AFTER.len()),
+    // Built once: building a memmem searcher costs more than searching one event.
+    static BEFORE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b",\"usage\":null"));
+    static AFTER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"usage\":null,"));
+    let (at, len) = match BEFORE.find(&event) {
+        Some(at) => (at, BEFORE.needle().len()),
+        None => match AFTER.find(&event) {
+            Some(at) => (at, AFTER.needle().len()),
             None => return event,
         },
     };
