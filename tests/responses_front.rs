@@ -7,7 +7,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use tollgate_mock_provider::{MockProvider, RecordedRequest};
+use tollgate_mock_provider::{Fault, MockProvider, RecordedRequest};
 
 use common::{
     assert_python_ok, client, metric_sum, python, start_gateway, start_mock, Gateway, KEY_ALL,
@@ -266,6 +266,38 @@ async fn translated_streams_from_every_kind() {
     assert!(chat[0].problems.is_empty(), "{:?}", chat[0].problems);
     assert_eq!(chat[0].json()["model"], "llama-3.3-70b");
     assert!(requests_to(&mock, "/v1/responses").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cut_mid_way_ends_with_a_well_formed_failure() {
+    let (mock, gw) = setup().await;
+    for model in ["claude", "llama", "gpt"] {
+        mock.push_fault(Fault::DisconnectAfter { events: 3 });
+        let body = json!({"model": model, "input": "echo: a b c d e f g h", "stream": true});
+        let resp = post(&gw, &body).await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let text = resp.text().await.unwrap();
+        let evs = events(&text);
+        assert_eq!(evs[0].0, "response.created", "{model}: {text}");
+        let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.contains(&"response.completed"), "{model}: {text}");
+        if model == "gpt" {
+            // Passed through: the provider's events, then the gateway's `error` event.
+            let (name, data) = evs.last().unwrap();
+            assert_eq!(name, "error", "{text}");
+            assert_eq!(data["type"], "error");
+            assert!(data["message"].as_str().unwrap().contains("up"), "{data}");
+        } else {
+            assert_eq!(
+                names[names.len() - 2..],
+                ["error", "response.failed"],
+                "{model}"
+            );
+            let failed = &evs.last().unwrap().1["response"];
+            assert_eq!(failed["status"], "failed", "{model}");
+            assert!(failed["error"]["message"].is_string(), "{model}: {failed}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -298,7 +298,7 @@ async fn attempt_target<'a>(
                 let answer = relay_translated::answer_kind(req.route, req.body, log);
                 relay_translated::relay(c, answer, ex, ds, log).await
             }
-            None => relay::relay(ex, ds, log).await,
+            None => relay::relay(ex, ds, log, req.route).await,
         };
         settle_tokens(&mut lease, log);
         drop(lease);

@@ -149,3 +149,19 @@ proptest! {
         prop_assert_eq!(replay(input, &cuts), replay(input, &[]));
     }
 }
+
+proptest! {
+    /// Whatever bytes arrive, the client sees exactly one terminal event, last.
+    #[test]
+    fn any_bytes_end_with_exactly_one_terminal_event(
+        data in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let (out, _) = replay(&data, &[]);
+        let evs = events(&out);
+        let terminal = |n: &str| {
+            matches!(n, "response.completed" | "response.incomplete" | "response.failed")
+        };
+        prop_assert_eq!(evs.iter().filter(|(n, _)| terminal(n)).count(), 1);
+        prop_assert!(terminal(&evs.last().unwrap().0));
+    }
+}
