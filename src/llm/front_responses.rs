@@ -158,10 +158,13 @@ impl<'d> ResponsesClient<'d> {
             Err(e) => {
                 log::warn!("unreadable chat answer for a Responses client: {e}");
                 head.status = 502;
-                GatewayError::UpstreamProtocol {
-                    provider: String::new(),
-                }
-                .body()
+                let body = serde_json::json!({"error": {
+                    "message": e.to_string(),
+                    "type": "upstream_error",
+                    "param": null,
+                    "code": "upstream_protocol_error",
+                }});
+                Bytes::from(body.to_string())
             }
         };
         head.headers
@@ -264,6 +267,117 @@ fn is_event_stream(head: &ResponseHead) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client that records what reaches it.
+    #[derive(Default)]
+    struct Recorder {
+        headers: HeaderMap,
+        heads: Vec<ResponseHead>,
+        body: Vec<u8>,
+        ended: bool,
+    }
+
+    #[async_trait]
+    impl Downstream for Recorder {
+        fn method(&self) -> &str {
+            "POST"
+        }
+        fn path(&self) -> &str {
+            "/v1/responses"
+        }
+        fn headers(&self) -> &HeaderMap {
+            &self.headers
+        }
+        async fn read_body(&mut self) -> Result<Option<Bytes>, ClientGone> {
+            Ok(None)
+        }
+        async fn send_continue(&mut self) -> Result<(), ClientGone> {
+            Ok(())
+        }
+        async fn write_head(&mut self, head: ResponseHead) -> Result<(), ClientGone> {
+            self.heads.push(head);
+            Ok(())
+        }
+        async fn write_body(&mut self, data: Bytes, end: bool) -> Result<(), ClientGone> {
+            self.body.extend_from_slice(&data);
+            self.ended |= end;
+            Ok(())
+        }
+        fn close_after_response(&mut self) {}
+    }
+
+    fn answer() -> ResponseOptions {
+        ResponseOptions {
+            model: "m".to_owned(),
+            ..ResponseOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn chat_answers_become_responses_and_errors_pass() {
+        let chat = br#"{"id":"c1","choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let mut rec = Recorder::default();
+        let mut client = ResponsesClient::new(&mut rec, answer());
+        client
+            .write_head(ResponseHead::json(200, chat.len()))
+            .await
+            .unwrap();
+        client
+            .write_body(Bytes::from_static(&chat[..10]), false)
+            .await
+            .unwrap();
+        client
+            .write_body(Bytes::from_static(&chat[10..]), true)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&rec.body).unwrap();
+        assert_eq!(v["object"], "response");
+        assert_eq!(v["output"][0]["content"][0]["text"], "hi");
+        assert_eq!(v["usage"]["input_tokens"], 3);
+        assert_eq!(rec.heads[0].body_len, Some(rec.body.len()));
+        assert!(rec.ended);
+
+        let err = br#"{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let mut rec = Recorder::default();
+        let mut client = ResponsesClient::new(&mut rec, answer());
+        client
+            .write_head(ResponseHead::json(429, err.len()))
+            .await
+            .unwrap();
+        client
+            .write_body(Bytes::from_static(err), true)
+            .await
+            .unwrap();
+        assert_eq!(rec.heads[0].status, 429);
+        assert_eq!(rec.body, err);
+    }
+
+    #[tokio::test]
+    async fn chat_streams_become_responses_events() {
+        let mut rec = Recorder::default();
+        let mut client = ResponsesClient::new(&mut rec, answer());
+        client
+            .write_head(ResponseHead::event_stream())
+            .await
+            .unwrap();
+        for ev in [
+            r#"data: {"id":"c","choices":[{"index":0,"delta":{"content":"yo"}}]}"#,
+            r#"data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            "data: [DONE]",
+        ] {
+            let ev = Bytes::from(format!("{ev}\n\n"));
+            client.write_body(ev, false).await.unwrap();
+        }
+        client.write_body(Bytes::new(), true).await.unwrap();
+        let text = String::from_utf8(rec.body).unwrap();
+        assert!(text.starts_with("event: response.created\n"), "{text}");
+        assert!(
+            text.contains("event: response.output_text.delta\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n\n") && text.contains("event: response.completed\n"));
+        assert!(rec.ended);
+    }
 
     #[test]
     fn translates_once_and_names_refused_fields() {
