@@ -31,6 +31,13 @@ pub enum GatewayError {
     /// The request cannot be expressed for the target's provider (e.g. Anthropic).
     #[error("{0}")]
     Untranslatable(String),
+    /// A parameter the target's provider cannot honour (e.g. a Responses built-in tool on a
+    /// translated target); the message says why.
+    #[error("{message}")]
+    UnsupportedParameter {
+        param: &'static str,
+        message: String,
+    },
     #[error("The request body is larger than the limit of {limit} bytes.")]
     BodyTooLarge { limit: u64 },
     #[error("Method {method} is not allowed on {path}; allowed: {allow}.")]
@@ -86,7 +93,8 @@ impl GatewayError {
             GatewayError::InvalidJson(_)
             | GatewayError::MissingParameter(_)
             | GatewayError::InvalidParameter { .. }
-            | GatewayError::Untranslatable(_) => 400,
+            | GatewayError::Untranslatable(_)
+            | GatewayError::UnsupportedParameter { .. } => 400,
             GatewayError::BodyTooLarge { .. } => 413,
             GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamProtocol { .. } => 502,
@@ -111,6 +119,7 @@ impl GatewayError {
             | GatewayError::MissingParameter(_)
             | GatewayError::InvalidParameter { .. }
             | GatewayError::Untranslatable(_)
+            | GatewayError::UnsupportedParameter { .. }
             | GatewayError::BodyTooLarge { .. }
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::NotFound { .. } => "invalid_request_error",
@@ -137,6 +146,7 @@ impl GatewayError {
             GatewayError::MissingParameter(_) => "missing_required_parameter",
             GatewayError::InvalidParameter { .. } => "invalid_value",
             GatewayError::Untranslatable(_) => "unsupported_by_provider",
+            GatewayError::UnsupportedParameter { .. } => "unsupported_parameter",
             GatewayError::BodyTooLarge { .. } => "request_too_large",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::NotFound { .. } => "not_found",
@@ -156,7 +166,8 @@ impl GatewayError {
         match self {
             GatewayError::ModelNotFound(_) | GatewayError::ModelNotAllowed { .. } => Some("model"),
             GatewayError::MissingParameter(p) => Some(p),
-            GatewayError::InvalidParameter { param, .. } => Some(param),
+            GatewayError::InvalidParameter { param, .. }
+            | GatewayError::UnsupportedParameter { param, .. } => Some(param),
             GatewayError::MissingApiKey
             | GatewayError::InvalidApiKey
             | GatewayError::InvalidJson(_)

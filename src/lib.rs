@@ -9,11 +9,13 @@
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
 //!   model group, the attempt loop with retries and fallback, relay, translated relay for
 //!   Anthropic targets), the Anthropic Messages front door on top of it (`front_anthropic`),
-//!   the active health probes, and breaker openings shared through Redis.
+//!   the OpenAI Responses front door (`front_responses`: passthrough or chat translation per
+//!   target), the active health probes, and breaker openings shared through Redis.
 //! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible with vendor presets as data,
-//!   Azure OpenAI, Anthropic Messages, built-in mock) and the rate-limit header normaliser.
+//!   Azure OpenAI, Anthropic Messages, built-in mock), the Responses ⇄ chat codec and the
+//!   rate-limit header normaliser.
 //! - [`upstream`]: pooled upstream HTTP client with connect/first-byte/idle/total timeouts.
 //! - [`nginx`]: nginx.conf front end (lexer, parser, directive table, nginx-exact `-t`
 //!   diagnostics, which directives are served).

@@ -14,9 +14,12 @@
 //! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
 //! breaker reads it like any header). OpenAI-format targets (`openai`, `azure_openai`) get the
 //! client's bytes with the target's model, plus their vendor preset's quirks when one applies
-//! (`providers::compat`). Must not: know provider wire details beyond "build a
-//! request" (providers/), or parse retry hints itself
-//! (balance::retry_after).
+//! (`providers::compat`). Responses requests (`/v1/responses`): targets that serve the
+//! Responses API get the client's bytes with the target's model (no vendor quirks: those are
+//! chat rules); every other target gets the request's chat translation (made once, see
+//! `front_responses::Plan`) and its answer goes back through `front_responses::ResponsesClient`.
+//! Must not: know provider wire details beyond "build a request" (providers/), or parse retry
+//! hints itself (balance::retry_after).
 //!
 //! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt
 //! estimate plus `max_tokens`, when given; without it the output is unknown and counts only
@@ -32,6 +35,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::downstream::Downstream;
+use super::front_responses::{self, Plan, ResponsesClient};
 use super::handler::RequestLog;
 use super::request::{self, RequestHead};
 use super::route::Route;
@@ -105,6 +109,7 @@ pub(crate) async fn serve<'a>(
     let mut last: Option<(Failure, &Target)> = None;
     let tokens = token_estimate(log, req.head);
     let shared_open = shared_openings(gw, req.model, targets).await;
+    let plan = matches!(req.route, Route::Responses).then(|| Plan::new(req.body, req.model));
     for attempt in 0..=res.retries {
         let now = Instant::now();
         if attempt > 0 && now >= deadline {
@@ -138,7 +143,7 @@ pub(crate) async fn serve<'a>(
                 .then(|| (prev.provider.name.as_str(), target.provider.name.as_str()));
             gw.metrics.retried(req.model, &failure.reason(), fallback);
         }
-        match attempt_once(gw, ds, log, &req, target, lease, deadline).await {
+        match attempt_once(gw, ds, log, &req, plan.as_ref(), target, lease, deadline).await {
             Step::Done(out) => return out,
             Step::Failed(failed) => {
                 log::warn!(
@@ -170,9 +175,42 @@ enum Step {
     Failed(Failure),
 }
 
+/// One attempt on `target`: a Responses request on a target without the Responses API runs
+/// as its chat translation, answered through the Responses adapter.
+#[allow(clippy::too_many_arguments)]
+async fn attempt_once<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    req: &Request<'_, 'a>,
+    plan: Option<&Plan<'_>>,
+    target: &'a Target,
+    lease: Lease<'_>,
+    deadline: Instant,
+) -> Step {
+    let Some(plan) = plan.filter(|_| !front_responses::passthrough(target)) else {
+        return attempt_target(gw, ds, log, req, target, lease, deadline).await;
+    };
+    let chat = match plan.chat() {
+        Ok(c) => c,
+        Err(e) => return Step::Done(Err(e)),
+    };
+    let inner = Request {
+        route: &Route::ChatCompletions,
+        head: &chat.head,
+        body: &chat.body,
+        model: req.model,
+        group: req.group,
+        // The adapter builds the Responses usage from the chat usage chunk.
+        keep_usage: true,
+    };
+    let mut client = ResponsesClient::new(ds, chat.answer.clone());
+    attempt_target(gw, &mut client, log, &inner, target, lease, deadline).await
+}
+
 /// Sends the request to `target` and relays the answer unless it is retryable. The lease is
 /// held until the relay ends, so the target counts as in flight while it streams.
-async fn attempt_once<'a>(
+async fn attempt_target<'a>(
     gw: &'a Gateway,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'a>,
@@ -205,12 +243,13 @@ async fn attempt_once<'a>(
     };
     let sent = match &target.provider.kind {
         ProviderKind::OpenAi(p) => {
-            let body = compat_body(body, head, &target.model, p.preset);
+            let body = openai_body(req.route, body, head, &target.model, p.preset);
             let upstream_req = providers::openai::build_request(p, req.route, head, body);
             send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
         }
         ProviderKind::AzureOpenAi(p) => {
-            let body = compat_body(body, head, &target.model, &providers::compat::AZURE);
+            let preset = &providers::compat::AZURE;
+            let body = openai_body(req.route, body, head, &target.model, preset);
             let upstream_req =
                 providers::azure::build_request(p, req.route, &target.model, head.stream, body);
             send(gw, &p.base_url, &p.timeouts, upstream_req, deadline).await
@@ -259,7 +298,7 @@ async fn attempt_once<'a>(
                 let answer = relay_translated::answer_kind(req.route, req.body, log);
                 relay_translated::relay(c, answer, ex, ds, log).await
             }
-            None => relay::relay(ex, ds, log).await,
+            None => relay::relay(ex, ds, log, req.route).await,
         };
         settle_tokens(&mut lease, log);
         drop(lease);
@@ -293,8 +332,23 @@ async fn attempt_once<'a>(
     Step::Failed(failed)
 }
 
-/// The body for an OpenAI-format target: the target's model, then the vendor's quirks (only
-/// when one applies; otherwise the client's bytes with the model spliced in).
+/// The body for an OpenAI-format target: the target's model, then for chat-shaped routes the
+/// vendor's quirks (a passed-through Responses body is forwarded byte for byte).
+fn openai_body(
+    route: &Route,
+    body: &Bytes,
+    head: &RequestHead,
+    model: &str,
+    preset: &providers::compat::Preset,
+) -> Bytes {
+    match route {
+        Route::Responses => request::with_model(body, head, model),
+        _ => compat_body(body, head, model, preset),
+    }
+}
+
+/// The target's model, then the vendor's quirks (only when one applies; otherwise the
+/// client's bytes with the model spliced in).
 fn compat_body(
     body: &Bytes,
     head: &RequestHead,

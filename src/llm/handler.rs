@@ -115,7 +115,7 @@ async fn dispatch<'a>(
             let body = models::get(&gw.config, &key, &id)?;
             write_json(ds, log, 200, body).await
         }
-        Route::ChatCompletions | Route::Completions | Route::Embeddings => {
+        Route::ChatCompletions | Route::Completions | Route::Embeddings | Route::Responses => {
             let body = read_body(ds, gw.config.server.max_body_size).await?;
             serve_body(gw, ds, log, &key, &route, body, false).await
         }
@@ -186,9 +186,10 @@ async fn meter_and_reserve(
     let enc = usage::tokens::for_model(&target.model);
     let prompt = usage::prompt::estimate_async(body.clone(), kind, enc).await;
     // Streams are asked for usage (see call_target); hide it when the client did not.
+    // Responses streams end with their usage unasked.
     let injected = head.stream
         && !head.include_usage
-        && kind != BodyKind::Embedding
+        && matches!(kind, BodyKind::Chat | BodyKind::Completion)
         && attempt::asks_stream_usage(target);
     log.meter = Some(Meter::new(enc, prompt, injected));
     let Some(q) = &gw.quotas else {
@@ -203,7 +204,9 @@ async fn meter_and_reserve(
     let output = match kind {
         // Embeddings generate no tokens.
         BodyKind::Embedding => 0,
-        BodyKind::Chat | BodyKind::Completion => q.output_reserve(head.max_tokens),
+        BodyKind::Chat | BodyKind::Completion | BodyKind::Responses => {
+            q.output_reserve(head.max_tokens)
+        }
     };
     let est = Estimate { prompt, output };
     match q.reserve(&facts, est).await {

@@ -1,5 +1,6 @@
-//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange", and the
-//! Anthropic Messages front door (`front_anthropic`) translated onto it.
+//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange", the
+//! Anthropic Messages front door (`front_anthropic`) translated onto it, and the OpenAI
+//! Responses front door (`front_responses`), passed through or translated per target.
 //!
 //! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
 //! target through `balance`, send, retry or fall back on retryable failures), relaying (or
@@ -13,6 +14,7 @@ mod attempt;
 pub mod auth;
 pub mod downstream;
 mod front_anthropic;
+mod front_responses;
 mod handler;
 mod models;
 pub mod probe;

@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue};
 
 use super::downstream::{Downstream, ResponseHead};
 use super::handler::RequestLog;
+use super::route::Route;
 use crate::error::GatewayError;
 use crate::providers::mock::{MockBody, MockReply};
 use crate::providers::ratelimit;
@@ -92,16 +93,18 @@ pub(crate) async fn write_failure(
         .map_err(|_| GatewayError::ClientClosed)
 }
 
-/// Relays a provider response whose head has arrived.
+/// Relays a provider response whose head has arrived. `route` is what the provider was
+/// sent (its stream errors are written in that API's shape).
 pub(crate) async fn relay(
     mut ex: Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
+    route: &Route,
 ) -> Result<(), GatewayError> {
     log.ttfb = Some(ex.ttfb);
     let status = ex.status();
     let result = if is_event_stream(ex.headers()) && (200..300).contains(&status) {
-        relay_events(&mut ex, ds, log).await
+        relay_events(&mut ex, ds, log, route).await
     } else {
         relay_whole(&mut ex, ds, log, status).await
     };
@@ -150,6 +153,7 @@ async fn relay_events(
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,
+    route: &Route,
 ) -> Result<(), GatewayError> {
     let mut head = ResponseHead::event_stream();
     head.headers.extend(forwarded(ex.headers(), log.route));
@@ -166,7 +170,11 @@ async fn relay_events(
             Ok(None) => break,
             Err(e) => {
                 log::warn!("provider {}: stream failed: {e}", log.provider);
-                return fail_stream(ds, upstream_error(log.provider, &e, false)).await;
+                let e = upstream_error(log.provider, &e, false);
+                if *route == Route::Responses {
+                    return fail_responses_stream(ds, e).await;
+                }
+                return fail_stream(ds, e).await;
             }
         };
         let events = match decoder.push(&chunk) {
@@ -176,6 +184,9 @@ async fn relay_events(
                 let e = GatewayError::UpstreamProtocol {
                     provider: log.provider.to_owned(),
                 };
+                if *route == Route::Responses {
+                    return fail_responses_stream(ds, e).await;
+                }
                 return fail_stream(ds, e).await;
             }
         };
@@ -244,6 +255,25 @@ pub(crate) async fn fail_stream(
     e: GatewayError,
 ) -> Result<(), GatewayError> {
     let ev = Bytes::from(format!("data: {}\n\n", e.to_json()));
+    let _ = ds.write_body(ev, false).await;
+    let _ = ds.write_body(Bytes::new(), true).await;
+    Err(e)
+}
+
+/// Ends a started, passed-through Responses stream with the Responses API's `error` event
+/// (`{"type":"error","code","message","param"}`; no `sequence_number`: the provider's
+/// numbering is not tracked), then closes the chunked body properly.
+async fn fail_responses_stream(
+    ds: &mut dyn Downstream,
+    e: GatewayError,
+) -> Result<(), GatewayError> {
+    let data = serde_json::json!({
+        "type": "error",
+        "code": e.code(),
+        "message": e.to_string(),
+        "param": null,
+    });
+    let ev = Bytes::from(format!("event: error\ndata: {data}\n\n"));
     let _ = ds.write_body(ev, false).await;
     let _ = ds.write_body(Bytes::new(), true).await;
     Err(e)

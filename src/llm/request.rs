@@ -19,6 +19,8 @@ pub enum BodyKind {
     Chat,
     Completion,
     Embedding,
+    /// OpenAI's Responses API (`input`, `max_output_tokens`).
+    Responses,
 }
 
 /// What the gateway reads from a request body.
@@ -29,7 +31,7 @@ pub struct RequestHead {
     pub model_span: Range<usize>,
     pub stream: bool,
     pub include_usage: bool,
-    /// `max_completion_tokens`, else `max_tokens`.
+    /// `max_completion_tokens`, else `max_tokens` (`max_output_tokens` for Responses).
     pub max_tokens: Option<u64>,
     /// Byte range of the `stream_options` value, when present (for the usage injection).
     pub stream_options_span: Option<Range<usize>>,
@@ -50,6 +52,7 @@ struct Head<'a> {
     stream_options: Option<&'a RawValue>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
+    max_output_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +89,8 @@ pub fn parse(body: &[u8], kind: BodyKind) -> Result<RequestHead, GatewayError> {
         BodyKind::Chat => require_array(head.messages, "messages")?,
         BodyKind::Completion => require_present(head.prompt, "prompt")?,
         BodyKind::Embedding => require_present(head.input, "input")?,
+        // `input` may be absent (stored prompts); the translation requires it when needed.
+        BodyKind::Responses => {}
     }
     let stream = head.stream.unwrap_or(false);
     let options: Option<StreamOptions> = match head.stream_options {
@@ -97,13 +102,20 @@ pub fn parse(body: &[u8], kind: BodyKind) -> Result<RequestHead, GatewayError> {
         }
         None => None,
     };
-    let include_usage = stream && options.and_then(|o| o.include_usage).unwrap_or(false);
+    // Responses streams always end with their usage; `stream_options` has no such member.
+    let include_usage = stream
+        && kind != BodyKind::Responses
+        && options.and_then(|o| o.include_usage).unwrap_or(false);
+    let max_tokens = match kind {
+        BodyKind::Responses => head.max_output_tokens,
+        _ => head.max_completion_tokens.or(head.max_tokens),
+    };
     Ok(RequestHead {
         model,
         model_span: span_of(text, raw_model.get()),
         stream,
         include_usage,
-        max_tokens: head.max_completion_tokens.or(head.max_tokens),
+        max_tokens,
         stream_options_span: head
             .stream_options
             .filter(|r| r.get() != "null")

@@ -16,6 +16,9 @@ pub enum Route {
     GetModel(String),
     /// Anthropic's Messages API; served as a chat completion (see `front_anthropic`).
     Messages,
+    /// OpenAI's Responses API: passed through or served as a chat completion (see
+    /// `front_responses`).
+    Responses,
 }
 
 impl Route {
@@ -27,6 +30,7 @@ impl Route {
             Route::Embeddings => "embeddings",
             Route::ListModels | Route::GetModel(_) => "models",
             Route::Messages => "messages",
+            Route::Responses => "responses",
         }
     }
 
@@ -36,6 +40,7 @@ impl Route {
             Route::ChatCompletions | Route::Messages => Some(BodyKind::Chat),
             Route::Completions => Some(BodyKind::Completion),
             Route::Embeddings => Some(BodyKind::Embedding),
+            Route::Responses => Some(BodyKind::Responses),
             Route::ListModels | Route::GetModel(_) => None,
         }
     }
@@ -46,6 +51,7 @@ impl Route {
             Route::ChatCompletions | Route::Messages => "/chat/completions",
             Route::Completions => "/completions",
             Route::Embeddings => "/embeddings",
+            Route::Responses => "/responses",
             Route::ListModels | Route::GetModel(_) => "/models",
         }
     }
@@ -63,6 +69,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/v1/completions" => (Route::Completions, "POST"),
         "/v1/embeddings" => (Route::Embeddings, "POST"),
         "/v1/messages" => (Route::Messages, "POST"),
+        "/v1/responses" => (Route::Responses, "POST"),
         "/v1/models" => (Route::ListModels, "GET"),
         other => match other.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() => (Route::GetModel(percent_decode(id)), "GET"),
@@ -126,6 +133,12 @@ mod tests {
         );
         assert_eq!(resolve("GET", "/v1/models"), Ok(Route::ListModels));
         assert_eq!(resolve("POST", "/v1/messages"), Ok(Route::Messages));
+        assert_eq!(resolve("POST", "/v1/responses"), Ok(Route::Responses));
+        assert_eq!(Route::Responses.upstream_suffix(), "/responses");
+        assert!(matches!(
+            resolve("GET", "/v1/responses"),
+            Err(GatewayError::MethodNotAllowed { allow: "POST", .. })
+        ));
         assert_eq!(
             resolve("GET", "/v1/models/meta-llama%2FLlama-3"),
             Ok(Route::GetModel("meta-llama/Llama-3".into()))

@@ -176,6 +176,10 @@ mod tests {
         p.base_url.path = "/apim".into();
         let r = build_request(&p, &Route::ChatCompletions, "gpt-4o", false, Bytes::new());
         assert_eq!(r.path, "/apim/openai/v1/chat/completions");
+        assert_eq!(
+            path(&p, &Route::Responses, "gpt-4o"),
+            "/apim/openai/v1/responses"
+        );
         assert_eq!(header(&r, "authorization").as_deref(), Some("Bearer tok"));
         assert_eq!(header(&r, "api-key"), None);
         assert!(r

@@ -87,8 +87,8 @@ pub fn reply(
                 MockBody::Json(gen.json(&toks.concat(), toks.len()))
             }
         }
-        // Messages requests reach targets translated to chat completions.
-        Route::ListModels | Route::GetModel(_) | Route::Messages => {
+        // Messages and Responses requests reach the mock translated to chat completions.
+        Route::ListModels | Route::GetModel(_) | Route::Messages | Route::Responses => {
             return Err(GatewayError::Internal)
         }
     };

@@ -15,6 +15,7 @@ pub mod mock;
 pub mod openai;
 pub mod openai_wire;
 pub mod ratelimit;
+pub mod responses;
 pub mod translate;
 
 /// The codec that translates a kind's answers for OpenAI clients; `None` for kinds that speak

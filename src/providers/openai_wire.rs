@@ -490,6 +490,14 @@ pub struct UsageIn {
     pub completion_tokens: u64,
     #[serde(default)]
     pub prompt_tokens_details: Option<PromptDetailsIn>,
+    #[serde(default)]
+    pub completion_tokens_details: Option<CompletionDetailsIn>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CompletionDetailsIn {
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,10 @@
 //! Owns: reading `usage` from OpenAI-shaped JSON bodies and SSE chunks (the last non-null
 //! one wins; providers that repeat usage report cumulative values, so never sum), collecting
 //! completion text (content, refusal, tool-call name/arguments, legacy `text`) to count when
-//! no usage arrives, and dropping the injected usage chunk / `"usage":null` fields.
+//! no usage arrives, and dropping the injected usage chunk / `"usage":null` fields. Responses
+//! API answers (passed through) are read too: `usage` with `input_tokens`/`output_tokens`
+//! on the response object, or inside the terminal event's `response`, and the `delta` text
+//! of its stream events.
 //! Must not: do I/O or decide admission. Works on whatever prefix of the stream arrived, so a
 //! client that leaves mid-stream is billed for what was generated until then.
 
@@ -43,6 +46,15 @@ struct Chunk<'a> {
     #[serde(borrow)]
     choices: Option<Vec<Choice<'a>>>,
     usage: Option<WireUsage>,
+    /// Responses stream events: the response object (usage in the terminal event).
+    response: Option<ResponseObject>,
+    /// Responses stream events: generated text (`output_text.delta`, arguments, ...).
+    delta: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ResponseObject {
+    usage: Option<WireUsage>,
 }
 
 #[derive(Deserialize)]
@@ -79,9 +91,13 @@ struct Function<'a> {
     arguments: Option<Cow<'a, str>>,
 }
 
+/// Chat's names, or the Responses API's (same meanings: input includes cached tokens, output
+/// includes reasoning tokens).
 #[derive(Deserialize, Clone, Copy)]
 struct WireUsage {
+    #[serde(alias = "input_tokens")]
     prompt_tokens: Option<u64>,
+    #[serde(alias = "output_tokens")]
     completion_tokens: Option<u64>,
 }
 
@@ -139,8 +155,11 @@ impl Meter {
     }
 
     fn take(&mut self, c: Chunk<'_>) {
-        if let Some(u) = c.usage {
+        if let Some(u) = c.usage.or(c.response.and_then(|r| r.usage)) {
             self.provider = Some(u);
+        }
+        if let Some(serde_json::Value::String(t)) = &c.delta {
+            self.push(t);
         }
         for choice in c.choices.into_iter().flatten() {
             if let Some(t) = &choice.text {

@@ -113,3 +113,36 @@ fn cumulative_usage_last_wins_at_every_split() {
         assert_eq!(out, CUMULATIVE);
     }
 }
+
+/// A passed-through Responses stream: usage only in the terminal event's response.
+const RESPONSES_STREAM: &str = concat!(
+    "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"output\":[],\"usage\":null}}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hello there\",\"logprobs\":[]}\n\n",
+    "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":2,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"text\":\"Hello there\"}\n\n",
+    "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":3,\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello there\"}]}],\"usage\":{\"input_tokens\":12,\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":7,\"output_tokens_details\":{\"reasoning_tokens\":3},\"total_tokens\":19}}}\n\n",
+);
+
+#[test]
+fn responses_streams_are_metered_from_their_terminal_event() {
+    for at in 0..=RESPONSES_STREAM.len() {
+        let (u, out) = run(RESPONSES_STREAM, at, false);
+        assert_eq!(
+            (u.input, u.output, u.source),
+            (12, 7, Source::Provider),
+            "split {at}"
+        );
+        assert_eq!(out, RESPONSES_STREAM, "passed through untouched");
+    }
+    // Cut before the terminal event: the deltas are counted (not the `.done` repeat).
+    let cut = RESPONSES_STREAM.find("event: response.completed").unwrap();
+    let (u, _) = run(&RESPONSES_STREAM[..cut], cut, false);
+    assert_eq!((u.input, u.output, u.source), (5, 2, Source::Counted));
+}
+
+#[test]
+fn responses_bodies_use_the_responses_names() {
+    let mut m = Meter::new(for_model("gpt-4o"), 5, false);
+    m.on_body(br#"{"object":"response","output":[],"usage":{"input_tokens":30,"output_tokens":9,"total_tokens":39}}"#);
+    let u = m.usage();
+    assert_eq!((u.input, u.output, u.source), (30, 9, Source::Provider));
+}

@@ -29,6 +29,7 @@ pub fn estimate(body: &[u8], kind: BodyKind, enc: Encoder) -> u64 {
         BodyKind::Chat => chat(&v, enc),
         BodyKind::Completion => strings(v.get("prompt"), enc),
         BodyKind::Embedding => strings(v.get("input"), enc),
+        BodyKind::Responses => responses(&v, enc),
     }
 }
 
@@ -73,6 +74,34 @@ fn chat(v: &Value, enc: Encoder) -> u64 {
         if let Some(tools) = v.get(key) {
             n += enc.count(&tools.to_string());
         }
+    }
+    n
+}
+
+/// A Responses body counted like the chat it stands for: `instructions` is a system message,
+/// a string `input` one user message, each input item a message (function calls and their
+/// outputs count their name, arguments and output text).
+fn responses(v: &Value, enc: Encoder) -> u64 {
+    let mut n = REPLY_PRIMER;
+    if let Some(s) = v.get("instructions").and_then(Value::as_str) {
+        n += PER_MESSAGE + enc.count(s);
+    }
+    match v.get("input") {
+        Some(Value::String(s)) => n += PER_MESSAGE + enc.count(s),
+        Some(Value::Array(items)) => {
+            for item in items {
+                n += PER_MESSAGE;
+                n += text(item.get("role"), enc);
+                n += content(item.get("content"), enc);
+                n += text(item.get("name"), enc);
+                n += text(item.get("arguments"), enc);
+                n += content(item.get("output"), enc);
+            }
+        }
+        _ => {}
+    }
+    if let Some(tools) = v.get("tools") {
+        n += enc.count(&tools.to_string());
     }
     n
 }
@@ -136,6 +165,14 @@ mod tests {
         let emb = br#"{"input":["hello world",[1,2,3]]}"#;
         assert_eq!(estimate(emb, BodyKind::Embedding, enc), 5);
         assert_eq!(estimate(b"not json", BodyKind::Completion, enc), 0);
+        // A Responses body counts like its chat twin.
+        let resp = br#"{"input":[{"role":"user","content":[{"type":"input_text","text":"hello world"}]}]}"#;
+        assert_eq!(estimate(resp, BodyKind::Responses, enc), 3 + 3 + 1 + 2);
+        let resp = br#"{"instructions":"hello world","input":"hello world"}"#;
+        assert_eq!(
+            estimate(resp, BodyKind::Responses, enc),
+            3 + (3 + 2) + (3 + 2)
+        );
     }
 
     #[tokio::test]

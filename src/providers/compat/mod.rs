@@ -60,6 +60,9 @@ pub struct Preset {
     pub renames: &'static [(&'static str, &'static str)],
     /// Top-level fields removed because the vendor refuses them (422/400 on unknown fields).
     pub rejects: &'static [&'static str],
+    /// Serves `POST /v1/responses` itself (providers.md §1.4, §6.4, §6.5): Responses requests
+    /// pass through untouched; otherwise they are translated to chat.
+    pub responses: bool,
 }
 
 /// OpenAI's reasoning families: `max_tokens` is refused there (400 `unsupported_parameter`).
@@ -75,12 +78,14 @@ const fn plain(name: &'static str, base_url: Option<&'static str>) -> Preset {
         tool_choice_required: None,
         renames: &[],
         rejects: &[],
+        responses: false,
     }
 }
 
 /// The default row: OpenAI itself.
 pub const OPENAI: Preset = Preset {
     max_tokens: MaxTokens::CompletionFor(REASONING_PREFIXES),
+    responses: true,
     ..plain("openai", Some("https://api.openai.com/v1"))
 };
 
@@ -129,9 +134,14 @@ pub const PRESETS: &[Preset] = &[
         max_tokens: MaxTokens::Legacy,
         ..plain("deepseek", Some("https://api.deepseek.com/v1"))
     },
-    plain("vllm", Some("http://127.0.0.1:8000/v1")),
+    Preset {
+        responses: true,
+        ..plain("vllm", Some("http://127.0.0.1:8000/v1"))
+    },
     Preset {
         max_tokens: MaxTokens::Legacy,
+        // Stateless only (§6.4): `previous_response_id` is Ollama's to refuse.
+        responses: true,
         ..plain("ollama", Some("http://127.0.0.1:11434/v1"))
     },
     Preset {

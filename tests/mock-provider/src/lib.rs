@@ -69,6 +69,7 @@
 //! | `POST /v1/chat/completions` | `chat.completion`, or a `chat.completion.chunk` SSE stream when `"stream": true` |
 //! | `POST /v1/completions` | legacy `text_completion`, streamed when `"stream": true` |
 //! | `POST /v1/embeddings` | a list of `embedding` objects |
+//! | `POST /v1/responses` | OpenAI Responses: a `response` object, or its event stream when `"stream": true` (rules in `responses.rs`) |
 //! | `POST /v1/messages` | Anthropic Messages: a `message`, or its SSE event stream when `"stream": true` (see "Anthropic") |
 //! | `GET /v1/models` | `{"object":"list","data":[{"id":"mock-1","object":"model","created":1700000000,"owned_by":"tollgate-mock"}]}` |
 //! | `GET /v1/models/{id}` | that model object with the requested `id` (everything after `/v1/models/`) |
@@ -213,6 +214,7 @@ mod gemini;
 mod gemini_validate;
 mod http1;
 mod openai;
+mod responses;
 mod sigv4;
 mod tls;
 mod tools;

@@ -233,6 +233,9 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     if let Some(answer) = crate::compat::handle(opts, n, req) {
         return answer;
     }
+    if path == crate::responses::PATH {
+        return crate::responses::handle(opts, n, req);
+    }
     if path == crate::anthropic::PATH {
         return crate::anthropic::handle(opts, n, req);
     }
@@ -329,7 +332,7 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
 }
 
 /// The 400 for a list of problems.
-fn invalid(problems: &[String]) -> Reply {
+pub(crate) fn invalid(problems: &[String]) -> Reply {
     let message = format!("Invalid request: {}", problems.join("; "));
     Reply::error(400, &message, "invalid_request_error", None)
 }
