@@ -109,7 +109,7 @@ pub(crate) async fn relay(
     result
 }
 
-async fn relay_whole(
+pub(crate) async fn relay_whole(
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,

@@ -88,7 +88,7 @@ pub fn reply(
             }
         }
         // Messages requests reach targets translated to chat completions.
-        Route::ListModels | Route::GetModel(_) | Route::Messages => {
+        Route::ListModels | Route::GetModel(_) | Route::Messages | Route::CountTokens => {
             return Err(GatewayError::Internal)
         }
     };
