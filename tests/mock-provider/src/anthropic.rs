@@ -146,7 +146,10 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
 pub(crate) fn count_tokens(opts: &Options, req: &Incoming) -> (Reply, Vec<String>) {
     let mut problems = req.problems.clone();
     if req.method != "POST" {
-        problems.push(format!("method {} not allowed for {COUNT_TOKENS_PATH}", req.method));
+        problems.push(format!(
+            "method {} not allowed for {COUNT_TOKENS_PATH}",
+            req.method
+        ));
     }
     let auth = auth_problem(opts, req);
     if let Some(p) = &auth {
@@ -345,16 +348,13 @@ fn text_of(content: Option<&Value>) -> String {
 /// `(uncached, cached)` input tokens: 3 + words per message and for the system prompt; the
 /// words of text blocks with `cache_control` are the cached ones.
 fn input_tokens(body: &Value) -> (usize, usize) {
-    let contents = body
-        .get("system")
-        .into_iter()
-        .chain(
-            body.get("messages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m.get("content")),
-        );
+    let contents = body.get("system").into_iter().chain(
+        body.get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("content")),
+    );
     let (mut total, mut cached) = (0, 0);
     for c in contents {
         total += PER_MESSAGE + words(&text_of(Some(c)));
