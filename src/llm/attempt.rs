@@ -14,7 +14,10 @@
 //! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
 //! breaker reads it like any header). OpenAI-format targets (`openai`, `azure_openai`) get the
 //! client's bytes with the target's model, plus their vendor preset's quirks when one applies
-//! (`providers::compat`). Must not: know provider wire details beyond "build a
+//! (`providers::compat`). Messages clients (`Front::Messages`): `kind: anthropic` targets get
+//! the client's own body (`passthrough`, whose failures stay Anthropic-shaped, 529 included),
+//! every other target the chat translation through `AnthropicClient`; the last failure is
+//! answered in the shape of the target that gave it, both Anthropic's. Must not: know provider wire details beyond "build a
 //! request" (providers/), or parse retry hints itself
 //! (balance::retry_after).
 //!
