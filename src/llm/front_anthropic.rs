@@ -19,7 +19,7 @@ use super::attempt::Body;
 use super::downstream::{ClientGone, Downstream, ResponseHead};
 use super::request::{self, BodyKind, RequestHead};
 use super::route::Route;
-use crate::config::{ModelGroup, ProviderKind};
+use crate::config::{ModelGroup, ProviderKind, Target};
 use crate::error::GatewayError;
 use crate::providers::anthropic::{
     decode_openai_error, decode_openai_response, encode_openai_request, ReverseEncodeOptions,
@@ -84,11 +84,17 @@ pub(crate) fn chat_for(
     body: &[u8],
     model: &str,
 ) -> Option<Result<Translated, GatewayError>> {
-    let needed = group
-        .targets
-        .iter()
-        .any(|t| !matches!(t.provider.kind, ProviderKind::Anthropic(_)));
+    let needed = group.targets.iter().any(|t| !is_anthropic(t));
     needed.then(|| translate(body, model))
+}
+
+/// Whether some target of `group` takes the client's body as is.
+pub(crate) fn has_anthropic_target(group: &ModelGroup) -> bool {
+    group.targets.iter().any(is_anthropic)
+}
+
+fn is_anthropic(t: &Target) -> bool {
+    matches!(t.provider.kind, ProviderKind::Anthropic(_))
 }
 
 /// Translates a Messages request body to an OpenAI chat body for the pipeline.

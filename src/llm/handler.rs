@@ -155,6 +155,16 @@ async fn serve_body<'a>(
     // another target, and settlement corrects with the real usage.
     let preferred = group.targets.first();
     let who = (ds.client_ip(), ds.headers());
+    // The Messages front door's chat translation, made once, only for groups that need it;
+    // without an Anthropic target to pass through to, a body it cannot read ends here.
+    let chat = (kind == BodyKind::Messages)
+        .then(|| front_anthropic::chat_for(group, &body, name))
+        .flatten();
+    if let Some(Err(e)) = &chat {
+        if !front_anthropic::has_anthropic_target(group) {
+            return Err(e.clone());
+        }
+    }
     let ticket = meter_and_reserve(gw, who, log, key, &body, &head, kind, preferred).await?;
     let native = attempt::Body {
         route,
@@ -162,10 +172,6 @@ async fn serve_body<'a>(
         body: &body,
         keep_usage: false,
     };
-    // The Messages front door's chat translation, made once, only for groups that need it.
-    let chat = (kind == BodyKind::Messages)
-        .then(|| front_anthropic::chat_for(group, &body, name))
-        .flatten();
     let front = match &chat {
         None if kind != BodyKind::Messages => attempt::Front::OpenAi(native),
         None => attempt::Front::Messages { native, chat: None },
