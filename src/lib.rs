@@ -8,9 +8,11 @@
 //!   for nginx configs, to [`http`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
 //!   model group, the attempt loop with retries and fallback, relay, translated relay for
-//!   Anthropic targets), the Anthropic Messages front door on top of it (`front_anthropic`),
-//!   the OpenAI Responses front door (`front_responses`: passthrough or chat translation per
-//!   target), the active health probes, and breaker openings shared through Redis.
+//!   Anthropic targets), the Anthropic Messages front door (passed through to Anthropic
+//!   targets: `passthrough`; translated onto the pipeline for the others: `front_anthropic`;
+//!   `count_tokens`), the OpenAI Responses front door (`front_responses`: passthrough or chat
+//!   translation per target), the active health probes, and breaker openings shared through
+//!   Redis.
 //! - [`balance`]: pure balancing and resilience: priority tiers, strategies, circuit breaker,
 //!   retry hints, health verdicts (no I/O; time and randomness injected).
 //! - [`providers`]: pure per-provider codecs (OpenAI-compatible with vendor presets as data,

@@ -322,3 +322,38 @@ async fn official_sdks() {
     }
     assert_botocore_agrees(&reqs).await;
 }
+
+/// Converse answers name no model: both front doors report the model the client asked for,
+/// streamed or not (never an empty `model`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_requested_model_is_reported_on_both_front_doors() {
+    let (_mock, gw) = setup().await;
+    let v: Value = post(&gw, &chat("nova")).await.json().await.unwrap();
+    assert_eq!(v["model"], "nova", "{v}");
+    let mut body = chat("nova");
+    body["stream"] = json!(true);
+    let text = post(&gw, &body).await.text().await.unwrap();
+    let chunks: Vec<Value> = sse_data(&text)
+        .iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(!chunks.is_empty(), "{text}");
+    assert!(chunks.iter().all(|c| c["model"] == "nova"), "{text}");
+
+    let messages = |stream: bool| {
+        client()
+            .post(gw.url("/v1/messages"))
+            .header("x-api-key", KEY_ALL)
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "nova", "max_tokens": 50, "stream": stream,
+                          "messages": [{"role": "user", "content": "Say hi"}]}))
+            .send()
+    };
+    let v: Value = messages(false).await.unwrap().json().await.unwrap();
+    assert_eq!(v["model"], "nova", "{v}");
+    let text = messages(true).await.unwrap().text().await.unwrap();
+    let start: Value = serde_json::from_str(&sse_data(&text)[0]).unwrap();
+    assert_eq!(start["type"], "message_start", "{text}");
+    assert_eq!(start["message"]["model"], "nova", "{text}");
+}

@@ -1,6 +1,6 @@
 //! The Anthropic Messages front door (`POST /v1/messages`): Claude-style clients on OpenAI-kind,
 //! built-in mock and Anthropic-kind targets, streamed and not, with tools, and Anthropic-shaped
-//! errors (gateway-made and relayed).
+//! errors (gateway-made and relayed). Passthrough details: tests/messages_passthrough.rs.
 
 mod common;
 
@@ -139,8 +139,9 @@ async fn non_stream_to_builtin_mock_and_anthropic_target() {
     assert_eq!(v["content"][0]["type"], "text", "{v}");
     assert!(!v["content"][0]["text"].as_str().unwrap().is_empty(), "{v}");
 
+    // Anthropic targets answer untouched (passthrough): the provider's model name.
     let v: Value = post(&gw, &messages("claude")).await.json().await.unwrap();
-    assert_message(&v, "claude");
+    assert_message(&v, "claude-sonnet-4-5");
     assert_eq!(v["usage"]["input_tokens"], 10, "{v}");
     let reqs = requests_to(&mock, "/v1/messages");
     assert_eq!(reqs.len(), 1);
@@ -239,7 +240,7 @@ async fn stream_to_builtin_mock_and_anthropic_target() {
     assert!(!text.is_empty());
 
     let events = stream_events(&gw, "claude").await;
-    assert_text_stream(&events, "claude", MOCK_TEXT);
+    assert_text_stream(&events, "claude-sonnet-4-5", MOCK_TEXT);
     let delta = &events.iter().find(|(n, _)| n == "message_delta").unwrap().1;
     assert_eq!(delta["usage"]["output_tokens"], 10, "{delta}");
 }

@@ -14,12 +14,15 @@
 //! (chat and embeddings; Gemini's `RetryInfo` becomes `Retry-After` in the translation, so the
 //! breaker reads it like any header). OpenAI-format targets (`openai`, `azure_openai`) get the
 //! client's bytes with the target's model, plus their vendor preset's quirks when one applies
-//! (`providers::compat`). Responses requests (`/v1/responses`): targets that serve the
-//! Responses API get the client's bytes with the target's model (no vendor quirks: those are
-//! chat rules); every other target gets the request's chat translation (made once, see
-//! `front_responses::Plan`) and its answer goes back through `front_responses::ResponsesClient`.
-//! Must not: know provider wire details beyond "build a request" (providers/), or parse retry
-//! hints itself (balance::retry_after).
+//! (`providers::compat`). Messages clients (`Front::Messages`): `kind: anthropic` targets get
+//! the client's own body (`passthrough`, whose failures stay Anthropic-shaped, 529 included),
+//! every other target the chat translation through `AnthropicClient`; the last failure is
+//! answered in the shape of the target that gave it, both Anthropic's. Responses requests
+//! (`/v1/responses`): targets that serve the Responses API get the client's bytes with the
+//! target's model (no vendor quirks: those are chat rules); every other target gets the
+//! request's chat translation (made once, see `front_responses::Plan`) and its answer goes
+//! back through `front_responses::ResponsesClient`. Must not: know provider wire details
+//! beyond "build a request" (providers/), or parse retry hints itself (balance::retry_after).
 //!
 //! Token capacity (`capacity_tpm`): each pick is charged the request's estimate (the prompt
 //! estimate plus `max_tokens`, when given; without it the output is unknown and counts only
@@ -35,11 +38,12 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::downstream::Downstream;
+use super::front_anthropic::AnthropicClient;
 use super::front_responses::{self, Plan, ResponsesClient};
 use super::handler::RequestLog;
 use super::request::{self, RequestHead};
 use super::route::Route;
-use super::{relay, relay_translated, Gateway};
+use super::{passthrough, relay, relay_translated, Gateway};
 use crate::balance::breaker::{Outcome, State, Transition};
 use crate::balance::retry_after;
 use crate::balance::{Lease, Pick};
@@ -51,6 +55,7 @@ use crate::error::GatewayError;
 use crate::providers;
 use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
 use crate::usage;
+use crate::usage::meter::Wire;
 
 /// Largest error body we keep to relay if this failure turns out to be the last one.
 const MAX_ERROR_BODY: usize = 1 << 20;
@@ -83,15 +88,44 @@ impl Failure {
 /// Everything one request needs across attempts.
 /// `'r` borrows from the request, `'a` from the gateway's config.
 pub(crate) struct Request<'r, 'a> {
-    pub route: &'r Route,
-    pub head: &'r RequestHead,
-    /// The client's body as received (the model is rewritten per target).
-    pub body: &'r Bytes,
     pub model: &'a str,
     pub group: &'a ModelGroup,
+    /// What the client sent, in the shapes the targets need.
+    pub front: Front<'r>,
+}
+
+/// The client's request as the targets see it.
+pub(crate) enum Front<'r> {
+    /// An OpenAI-compatible route: every target gets (a translation of) this body.
+    OpenAi(Body<'r>),
+    /// The Messages front door: `kind: anthropic` targets get the client's own body (see
+    /// `passthrough`); the others its chat translation, answered through `AnthropicClient`.
+    /// `chat` is `None` when the group has no such target, an error when the body has no
+    /// chat translation (it ends the request when such a target's turn comes).
+    Messages {
+        native: Body<'r>,
+        chat: Option<Result<Body<'r>, GatewayError>>,
+    },
+}
+
+/// One shape of the client's body.
+pub(crate) struct Body<'r> {
+    pub route: &'r Route,
+    pub head: &'r RequestHead,
+    /// The body (the model is rewritten per target).
+    pub body: &'r Bytes,
     /// The client's answer is translated from the stream's usage chunk (the Messages front
     /// door): never strip it.
     pub keep_usage: bool,
+}
+
+impl<'r> Front<'r> {
+    /// The body whose `max_tokens` the capacity estimate uses.
+    fn head(&self) -> &'r RequestHead {
+        match self {
+            Front::OpenAi(b) | Front::Messages { native: b, .. } => b.head,
+        }
+    }
 }
 
 /// Serves `req` from the group's targets, retrying and falling back as configured.
@@ -107,9 +141,14 @@ pub(crate) async fn serve<'a>(
     let deadline = Instant::now() + res.deadline;
     let mut tried = vec![false; targets.len()];
     let mut last: Option<(Failure, &Target)> = None;
-    let tokens = token_estimate(log, req.head);
+    let tokens = token_estimate(log, req.front.head());
+    let plan = match &req.front {
+        Front::OpenAi(b) if matches!(b.route, Route::Responses) => {
+            Some(Plan::new(b.body, req.model))
+        }
+        _ => None,
+    };
     let shared_open = shared_openings(gw, req.model, targets).await;
-    let plan = matches!(req.route, Route::Responses).then(|| Plan::new(req.body, req.model));
     for attempt in 0..=res.retries {
         let now = Instant::now();
         if attempt > 0 && now >= deadline {
@@ -143,7 +182,7 @@ pub(crate) async fn serve<'a>(
                 .then(|| (prev.provider.name.as_str(), target.provider.name.as_str()));
             gw.metrics.retried(req.model, &failure.reason(), fallback);
         }
-        match attempt_once(gw, ds, log, &req, plan.as_ref(), target, lease, deadline).await {
+        match attempt_for(gw, ds, log, &req, plan.as_ref(), target, lease, deadline).await {
             Step::Done(out) => return out,
             Step::Failed(failed) => {
                 log::warn!(
@@ -159,6 +198,11 @@ pub(crate) async fn serve<'a>(
         }
     }
     match last {
+        // A failure translated for OpenAI clients goes back through the Messages adapter.
+        Some((Failure::Response(r), t)) if translated_for_messages(&req.front, t) => {
+            let mut client = AnthropicClient::new(ds, req.model.to_owned());
+            relay::write_failure(r, &mut client, log).await
+        }
         Some((Failure::Response(r), _)) => relay::write_failure(r, ds, log).await,
         Some((Failure::Transport { provider, error }, _)) => {
             Err(relay::upstream_error(&provider, &error, true))
@@ -167,18 +211,18 @@ pub(crate) async fn serve<'a>(
     }
 }
 
-/// How one attempt ended.
-enum Step {
-    /// A response went (or failed to go) to the client: the request is over.
-    Done(Result<(), GatewayError>),
-    /// Retryable: nothing was sent to the client.
-    Failed(Failure),
+/// Whether an attempt on `target` answered a Messages client through the chat translation.
+fn translated_for_messages(front: &Front<'_>, target: &Target) -> bool {
+    matches!(front, Front::Messages { .. }) && !is_anthropic(target)
 }
 
-/// One attempt on `target`: a Responses request on a target without the Responses API runs
-/// as its chat translation, answered through the Responses adapter.
+fn is_anthropic(target: &Target) -> bool {
+    matches!(target.provider.kind, ProviderKind::Anthropic(_))
+}
+
+/// One attempt in the shape the client and the target need.
 #[allow(clippy::too_many_arguments)]
-async fn attempt_once<'a>(
+async fn attempt_for<'a>(
     gw: &'a Gateway,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'a>,
@@ -188,33 +232,90 @@ async fn attempt_once<'a>(
     lease: Lease<'_>,
     deadline: Instant,
 ) -> Step {
-    let Some(plan) = plan.filter(|_| !front_responses::passthrough(target)) else {
-        return attempt_target(gw, ds, log, req, target, lease, deadline).await;
-    };
+    match (&req.front, &target.provider.kind) {
+        (Front::OpenAi(body), _) => match plan.filter(|_| !front_responses::passthrough(target)) {
+            Some(plan) => {
+                attempt_responses_as_chat(gw, ds, log, req.model, plan, target, lease, deadline)
+                    .await
+            }
+            None => attempt_once(gw, ds, log, req.model, body, target, lease, deadline).await,
+        },
+        (Front::Messages { native, .. }, ProviderKind::Anthropic(p)) => {
+            let to = passthrough::Target {
+                provider: p,
+                target,
+            };
+            passthrough::attempt(gw, ds, log, req.model, native, to, lease, deadline).await
+        }
+        (Front::Messages { chat, .. }, _) => match chat {
+            Some(Ok(body)) => {
+                let mut client = AnthropicClient::new(ds, req.model.to_owned());
+                if let Some(m) = &log.meter {
+                    client.prompt_estimate(m.prompt_estimate());
+                }
+                attempt_once(
+                    gw,
+                    &mut client,
+                    log,
+                    req.model,
+                    body,
+                    target,
+                    lease,
+                    deadline,
+                )
+                .await
+            }
+            Some(Err(e)) => Step::Done(Err(e.clone())),
+            None => Step::Done(Err(GatewayError::Internal)),
+        },
+    }
+}
+
+/// How one attempt ended.
+/// A Responses request on a target without the Responses API: its chat translation, answered
+/// through the Responses adapter.
+#[allow(clippy::too_many_arguments)]
+async fn attempt_responses_as_chat<'a>(
+    gw: &'a Gateway,
+    ds: &mut dyn Downstream,
+    log: &mut RequestLog<'a>,
+    model: &'a str,
+    plan: &Plan<'_>,
+    target: &'a Target,
+    lease: Lease<'_>,
+    deadline: Instant,
+) -> Step {
     let chat = match plan.chat() {
         Ok(c) => c,
         Err(e) => return Step::Done(Err(e)),
     };
-    let inner = Request {
+    let body = Body {
         route: &Route::ChatCompletions,
         head: &chat.head,
         body: &chat.body,
-        model: req.model,
-        group: req.group,
         // The adapter builds the Responses usage from the chat usage chunk.
         keep_usage: true,
     };
     let mut client = ResponsesClient::new(ds, chat.answer.clone());
-    attempt_target(gw, &mut client, log, &inner, target, lease, deadline).await
+    attempt_once(gw, &mut client, log, model, &body, target, lease, deadline).await
+}
+
+pub(crate) enum Step {
+    /// A response went (or failed to go) to the client: the request is over.
+    Done(Result<(), GatewayError>),
+    /// Retryable: nothing was sent to the client.
+    Failed(Failure),
 }
 
 /// Sends the request to `target` and relays the answer unless it is retryable. The lease is
 /// held until the relay ends, so the target counts as in flight while it streams.
-async fn attempt_target<'a>(
+#[allow(clippy::too_many_arguments)]
+async fn attempt_once<'a>(
     gw: &'a Gateway,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'a>,
-    req: &Request<'_, 'a>,
+    model: &'a str,
+    req: &Body<'_>,
     target: &'a Target,
     mut lease: Lease<'_>,
     deadline: Instant,
@@ -236,6 +337,7 @@ async fn attempt_target<'a>(
         // client that did not ask for it.
         let translated = codec.is_some() && req.head.stream && !req.head.include_usage;
         m.set_strip((injected.is_some() || translated) && !req.keep_usage);
+        m.set_wire(Wire::OpenAi);
     }
     let (body, head) = match &injected {
         Some((b, h)) => (b, h),
@@ -272,7 +374,7 @@ async fn attempt_target<'a>(
                 Ok(r) => r,
                 Err(e) => return Step::Done(Err(e)),
             };
-            record(gw, req.model, target, &mut lease, Outcome::Success, None);
+            record(gw, model, target, &mut lease, Outcome::Success, None);
             let out = relay::play_mock(reply, ds, log).await;
             settle_tokens(&mut lease, log);
             return Step::Done(out);
@@ -280,36 +382,65 @@ async fn attempt_target<'a>(
     };
     let ex = match sent {
         Ok(ex) => ex,
-        Err(error) => {
-            let outcome = Outcome::Failure { retry_after: None };
-            record(gw, req.model, target, &mut lease, outcome, None);
-            let provider = target.provider.name.clone();
-            return Step::Failed(Failure::Transport { provider, error });
-        }
+        Err(error) => return failed_transport(gw, model, target, &mut lease, error),
     };
-    let res = &gw.config.resilience;
     // e.g. Anthropic's 529 "overloaded": always worth another target.
     let overloaded = codec.is_some_and(|c| c.always_retry(ex.status()));
-    if !res.retry_on.contains(&ex.status()) && !overloaded {
-        let ttfb = Some(ex.ttfb);
-        record(gw, req.model, target, &mut lease, Outcome::Success, ttfb);
-        let out = match codec {
-            Some(c) => {
-                let answer = relay_translated::answer_kind(req.route, req.body, log);
-                relay_translated::relay(c, answer, ex, ds, log).await
-            }
-            None => relay::relay(ex, ds, log, req.route).await,
-        };
-        settle_tokens(&mut lease, log);
-        drop(lease);
-        return Step::Done(out);
-    }
-    let failed = match read_failure(ex, &target.provider.name).await {
+    if retryable(gw, ex.status(), overloaded) {
         // Translated now: if this is the last failure it reaches an OpenAI client as is.
-        Failure::Response(r) => match codec {
-            Some(c) => Failure::Response(relay_translated::translate_failure(c, r)),
-            None => Failure::Response(r),
-        },
+        let translate = |r| match codec {
+            Some(c) => relay_translated::translate_failure(c, r),
+            None => r,
+        };
+        return failed_response(gw, model, target, &mut lease, ex, translate).await;
+    }
+    let ttfb = Some(ex.ttfb);
+    record(gw, model, target, &mut lease, Outcome::Success, ttfb);
+    let out = match codec {
+        Some(c) => {
+            let answer = relay_translated::answer_kind(req.route, req.body, log);
+            relay_translated::relay(c, answer, ex, ds, log).await
+        }
+        None => relay::relay(ex, ds, log, req.route).await,
+    };
+    settle_tokens(&mut lease, log);
+    drop(lease);
+    Step::Done(out)
+}
+
+/// Whether a response with `status` goes to another attempt (`always`: the provider's own
+/// always-retryable status, e.g. Anthropic's 529).
+pub(super) fn retryable(gw: &Gateway, status: u16, always: bool) -> bool {
+    always || gw.config.resilience.retry_on.contains(&status)
+}
+
+/// An attempt that got no response head: recorded for the breaker, retryable.
+pub(super) fn failed_transport(
+    gw: &Gateway,
+    model: &str,
+    target: &Target,
+    lease: &mut Lease<'_>,
+    error: UpstreamError,
+) -> Step {
+    let outcome = Outcome::Failure { retry_after: None };
+    record(gw, model, target, lease, outcome, None);
+    let provider = target.provider.name.clone();
+    Step::Failed(Failure::Transport { provider, error })
+}
+
+/// A retryable response: read completely (`shape` turns it into what the client would see
+/// if it is the last failure), its retry hint fed to the breaker (and shared), retryable.
+pub(super) async fn failed_response(
+    gw: &Gateway,
+    model: &str,
+    target: &Target,
+    lease: &mut Lease<'_>,
+    ex: Exchange,
+    shape: impl FnOnce(relay::FailedResponse) -> relay::FailedResponse,
+) -> Step {
+    let res = &gw.config.resilience;
+    let failed = match read_failure(ex, &target.provider.name).await {
+        Failure::Response(r) => Failure::Response(shape(r)),
         other => other,
     };
     let hint = match &failed {
@@ -328,7 +459,7 @@ async fn attempt_target<'a>(
     let outcome = Outcome::Failure {
         retry_after: hint.map(|h| h.delay),
     };
-    record(gw, req.model, target, &mut lease, outcome, None);
+    record(gw, model, target, lease, outcome, None);
     Step::Failed(failed)
 }
 
@@ -380,7 +511,7 @@ fn token_estimate(log: &RequestLog<'_>, head: &RequestHead) -> u64 {
 }
 
 /// Replaces the lease's token estimate with the usage the meter saw (prompt + completion).
-fn settle_tokens(lease: &mut Lease<'_>, log: &RequestLog<'_>) {
+pub(super) fn settle_tokens(lease: &mut Lease<'_>, log: &RequestLog<'_>) {
     let used = log.meter.as_ref().map_or(0, |m| {
         let u = m.usage();
         u.input.saturating_add(u.output)
@@ -389,7 +520,7 @@ fn settle_tokens(lease: &mut Lease<'_>, log: &RequestLog<'_>) {
 }
 
 /// One upstream request, bounded by the request's deadline.
-async fn send(
+pub(super) async fn send(
     gw: &Gateway,
     base_url: &BaseUrl,
     timeouts: &Timeouts,
@@ -408,7 +539,7 @@ async fn send(
 /// (never the usage-injected one) with the target's model. Only chat is translated.
 fn anthropic_request(
     p: &AnthropicProvider,
-    req: &Request<'_, '_>,
+    req: &Body<'_>,
     target: &Target,
     provider: &str,
 ) -> Result<UpstreamRequest, GatewayError> {
@@ -426,7 +557,7 @@ fn anthropic_request(
 /// (each attempt signs its own body and time). Only chat is translated.
 fn bedrock_request(
     p: &BedrockProvider,
-    req: &Request<'_, '_>,
+    req: &Body<'_>,
     target: &Target,
     provider: &str,
 ) -> Result<UpstreamRequest, GatewayError> {
@@ -451,7 +582,7 @@ fn bedrock_request(
 /// usage-injected one) with the target's model: chat, or embeddings.
 fn gemini_request(
     p: &GeminiProvider,
-    req: &Request<'_, '_>,
+    req: &Body<'_>,
     target: &Target,
     provider: &str,
 ) -> Result<UpstreamRequest, GatewayError> {
@@ -484,7 +615,7 @@ async fn read_failure(mut ex: Exchange, provider: &str) -> Failure {
     }
 }
 
-fn record(
+pub(super) fn record(
     gw: &Gateway,
     model: &str,
     target: &Target,

@@ -1,22 +1,25 @@
 //! The Anthropic Messages front door (`POST /v1/messages`): Claude-style clients on any target.
 //!
-//! Owns: reading the client's Messages request once into an OpenAI chat body (so quotas, the
-//! attempt loop, relays and the usage meter run unchanged on it), and `AnthropicClient`, a
-//! `Downstream` adapter that turns every OpenAI-shaped answer the pipeline writes (JSON,
-//! SSE chunks, relayed provider failures) back into the Anthropic shape; plus the Anthropic
-//! shape of gateway-generated errors. Must not: know wire details (providers::anthropic
-//! does the mapping), pick targets, or meter usage itself (the meter reads the OpenAI side).
-//!
-//! Anthropic targets are reached through the same OpenAI body (translated again by
-//! attempt.rs and back by relay_translated.rs): less faithful than a passthrough for
-//! Anthropic-only fields (thinking, cache_control), but one code path for quotas and retries.
+//! `kind: anthropic` targets get the client's body as is (see `passthrough`); for every other
+//! kind this module owns: translating the client's Messages request once into an OpenAI chat
+//! body (only when the model group has such a target; the attempt loop, relays and the usage
+//! meter then run unchanged on it), and `AnthropicClient`, a `Downstream` adapter that turns
+//! every OpenAI-shaped answer the pipeline writes (JSON, SSE chunks, relayed provider
+//! failures) back into the Anthropic shape; plus the checks Anthropic makes before anything
+//! else and the Anthropic shape of gateway-generated errors. Must not: know wire details
+//! (providers::anthropic does the mapping), pick targets, or meter usage itself (the meter
+//! reads the OpenAI side).
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use serde::Deserialize;
 
+use super::attempt::Body;
 use super::downstream::{ClientGone, Downstream, ResponseHead};
+use super::request::{self, BodyKind, RequestHead};
+use super::route::Route;
+use crate::config::{ModelGroup, ProviderKind, Target};
 use crate::error::GatewayError;
 use crate::providers::anthropic::{
     decode_openai_error, decode_openai_response, encode_openai_request, ReverseEncodeOptions,
@@ -26,41 +29,78 @@ use crate::providers::anthropic::{
 /// Largest answer buffered for translation (matches the relay's own limit).
 const MAX_BUFFERED: usize = 64 * 1024 * 1024;
 
-/// The client's Messages request, translated.
+/// The client's Messages request translated to a chat body for non-Anthropic targets.
 #[derive(Debug)]
 pub(crate) struct Translated {
-    /// The model the client asked for (a model group name).
-    pub model: String,
-    /// The OpenAI chat body, naming `model`; the attempt loop rewrites it per target.
-    pub body: Bytes,
+    /// The OpenAI chat body, naming the client's model; the attempt loop rewrites it per
+    /// target.
+    body: Bytes,
+    head: RequestHead,
 }
 
-/// The few fields checked before translating, with Anthropic's own validation messages.
+/// The route translated requests run as.
+static CHAT: Route = Route::ChatCompletions;
+
+impl Translated {
+    /// The translation as the attempt loop sees it (its usage chunk is always kept: the
+    /// client's `message_delta` is made from it).
+    pub(crate) fn body(&self) -> Body<'_> {
+        Body {
+            route: &CHAT,
+            head: &self.head,
+            body: &self.body,
+            keep_usage: true,
+        }
+    }
+}
+
+/// The field checked before anything else, with Anthropic's own validation message.
 #[derive(Deserialize)]
 struct Peek {
-    model: Option<String>,
     max_tokens: Option<serde_json::Value>,
 }
 
-/// Translates a Messages request body to an OpenAI chat body for the pipeline.
-pub(crate) fn translate(body: &[u8]) -> Result<Translated, GatewayError> {
+/// Refuses what Anthropic refuses before looking at the model (`llm::request` checked the
+/// JSON, `model` and `messages`).
+pub(crate) fn check(body: &[u8]) -> Result<(), GatewayError> {
     let peek: Peek = serde_json::from_slice(body).map_err(|e| {
         GatewayError::Untranslatable(format!(
             "We could not parse the JSON body of your request: {e}"
         ))
     })?;
-    let model = peek
-        .model
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| GatewayError::Untranslatable("model: Field required".to_owned()))?;
     // Anthropic requires max_tokens; accepting requests it would refuse hides client bugs.
     if peek.max_tokens.is_none() {
         return Err(GatewayError::Untranslatable(
             "max_tokens: Field required".to_owned(),
         ));
     }
+    Ok(())
+}
+
+/// The chat translation when `group` has a target that is not `kind: anthropic` (`None`
+/// otherwise), or why the body has none.
+pub(crate) fn chat_for(
+    group: &ModelGroup,
+    body: &[u8],
+    model: &str,
+) -> Option<Result<Translated, GatewayError>> {
+    let needed = group.targets.iter().any(|t| !is_anthropic(t));
+    needed.then(|| translate(body, model))
+}
+
+/// Whether some target of `group` takes the client's body as is.
+pub(crate) fn has_anthropic_target(group: &ModelGroup) -> bool {
+    group.targets.iter().any(is_anthropic)
+}
+
+fn is_anthropic(t: &Target) -> bool {
+    matches!(t.provider.kind, ProviderKind::Anthropic(_))
+}
+
+/// Translates a Messages request body to an OpenAI chat body for the pipeline.
+fn translate(body: &[u8], model: &str) -> Result<Translated, GatewayError> {
     let opts = ReverseEncodeOptions {
-        model: model.clone(),
+        model: model.to_owned(),
         // `max_tokens` is the name every OpenAI-compatible server accepts (the mock too).
         legacy_max_tokens: true,
         // The attempt loop asks each target for stream usage as that target allows.
@@ -68,10 +108,9 @@ pub(crate) fn translate(body: &[u8]) -> Result<Translated, GatewayError> {
     };
     let out = encode_openai_request(body, &opts)
         .map_err(|e| GatewayError::Untranslatable(e.to_string()))?;
-    Ok(Translated {
-        model,
-        body: Bytes::from(out),
-    })
+    let body = Bytes::from(out);
+    let head = request::parse(&body, BodyKind::Chat)?;
+    Ok(Translated { body, head })
 }
 
 /// A gateway error as an Anthropic error body (same status; the type follows the status).
@@ -251,9 +290,10 @@ mod tests {
     fn translates_once_with_the_client_model() {
         let t = translate(
             br#"{"model":"m","max_tokens":5,"system":"s","messages":[{"role":"user","content":"hi"}]}"#,
+            "m",
         )
         .unwrap();
-        assert_eq!(t.model, "m");
+        assert_eq!(t.head.model, "m");
         let v: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
         assert_eq!(v["model"], "m");
         assert_eq!(v["max_tokens"], 5);
@@ -262,13 +302,10 @@ mod tests {
 
     #[test]
     fn refuses_what_anthropic_refuses() {
-        for body in [
-            &br#"{"max_tokens":5,"messages":[]}"#[..],
-            br#"{"model":"m","messages":[]}"#,
-            br#"not json"#,
-        ] {
-            assert_eq!(translate(body).unwrap_err().status(), 400);
+        for body in [&br#"{"model":"m","messages":[]}"#[..], br#"not json"#] {
+            assert_eq!(check(body).unwrap_err().status(), 400);
         }
+        assert!(check(br#"{"model":"m","max_tokens":1,"messages":[]}"#).is_ok());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Owns: the order of the steps (route → auth → body → parse → model group → authorize →
 //! attempt loop) and turning any `GatewayError` into an OpenAI-shaped response (Anthropic-shaped
-//! on `/v1/messages`). Must not:
+//! on `/v1/messages` and `/v1/messages/count_tokens`). Must not:
 //! know provider wire details (providers/) or socket details (upstream/, proxy/).
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use http::{HeaderName, HeaderValue};
 use super::downstream::{Downstream, ResponseHead};
 use super::request::{BodyKind, RequestHead};
 use super::route::{self, Route, UNMATCHED_LABEL};
-use super::{attempt, auth, front_anthropic, models, request, Gateway};
+use super::{attempt, auth, count_tokens, front_anthropic, models, request, Gateway};
 use crate::config::{Target, VirtualKey};
 use crate::error::GatewayError;
 use crate::observe::metrics::{RequestRecord, TokenRecord, NONE_LABEL};
@@ -117,20 +117,20 @@ async fn dispatch<'a>(
         }
         Route::ChatCompletions | Route::Completions | Route::Embeddings | Route::Responses => {
             let body = read_body(ds, gw.config.server.max_body_size).await?;
-            serve_body(gw, ds, log, &key, &route, body, false).await
+            serve_body(gw, ds, log, &key, &route, body).await
         }
         Route::Messages => {
             let body = read_body(ds, gw.config.server.max_body_size).await?;
-            let t = front_anthropic::translate(&body)?;
-            let mut client = front_anthropic::AnthropicClient::new(ds, t.model);
-            let chat = Route::ChatCompletions;
-            serve_body(gw, &mut client, log, &key, &chat, t.body, true).await
+            serve_body(gw, ds, log, &key, &route, body).await
+        }
+        Route::CountTokens => {
+            let body = read_body(ds, gw.config.server.max_body_size).await?;
+            count_tokens::serve(gw, ds, log, &key, body).await
         }
     }
 }
 
 /// Runs a read body through parse → model group → authorize → quota → attempt loop → settle.
-/// `keep_usage`: the client's answer is translated from the stream's usage chunk.
 async fn serve_body<'a>(
     gw: &'a Gateway,
     ds: &mut dyn Downstream,
@@ -138,10 +138,12 @@ async fn serve_body<'a>(
     key: &VirtualKey,
     route: &Route,
     body: Bytes,
-    keep_usage: bool,
 ) -> Result<(), GatewayError> {
     let kind = route.body_kind().ok_or(GatewayError::Internal)?;
     let head = request::parse(&body, kind)?;
+    if kind == BodyKind::Messages {
+        front_anthropic::check(&body)?;
+    }
     let (name, group) = gw
         .config
         .models
@@ -153,17 +155,35 @@ async fn serve_body<'a>(
     // another target, and settlement corrects with the real usage.
     let preferred = group.targets.first();
     let who = (ds.client_ip(), ds.headers());
-    let ticket = meter_and_reserve(gw, who, log, key, &body, &head, kind, preferred).await?;
-    if let Some(m) = &log.meter {
-        ds.prompt_estimate(m.prompt_estimate());
+    // The Messages front door's chat translation, made once, only for groups that need it;
+    // without an Anthropic target to pass through to, a body it cannot read ends here.
+    let chat = (kind == BodyKind::Messages)
+        .then(|| front_anthropic::chat_for(group, &body, name))
+        .flatten();
+    if let Some(Err(e)) = &chat {
+        if !front_anthropic::has_anthropic_target(group) {
+            return Err(e.clone());
+        }
     }
-    let req = attempt::Request {
+    let ticket = meter_and_reserve(gw, who, log, key, &body, &head, kind, preferred).await?;
+    let native = attempt::Body {
         route,
         head: &head,
         body: &body,
+        keep_usage: false,
+    };
+    let front = match &chat {
+        None if kind != BodyKind::Messages => attempt::Front::OpenAi(native),
+        None => attempt::Front::Messages { native, chat: None },
+        Some(c) => attempt::Front::Messages {
+            native,
+            chat: Some(c.as_ref().map(|t| t.body()).map_err(Clone::clone)),
+        },
+    };
+    let req = attempt::Request {
         model: name,
         group,
-        keep_usage,
+        front,
     };
     let result = attempt::serve(gw, ds, log, req).await;
     settle(gw, log, key, ticket).await;
@@ -204,7 +224,7 @@ async fn meter_and_reserve(
     let output = match kind {
         // Embeddings generate no tokens.
         BodyKind::Embedding => 0,
-        BodyKind::Chat | BodyKind::Completion | BodyKind::Responses => {
+        BodyKind::Chat | BodyKind::Completion | BodyKind::Messages | BodyKind::Responses => {
             q.output_reserve(head.max_tokens)
         }
     };
@@ -332,7 +352,8 @@ async fn write_error(
     log: &RequestLog<'_>,
 ) -> Result<(), ()> {
     // Anthropic clients (the SDKs map error types to exceptions) get Anthropic's shape.
-    let body = if log.route == Route::Messages.label() {
+    let anthropic = [Route::Messages.label(), Route::CountTokens.label()];
+    let body = if anthropic.contains(&log.route) {
         front_anthropic::error_body(e)
     } else {
         e.body()

@@ -1,6 +1,8 @@
-//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange", the
-//! Anthropic Messages front door (`front_anthropic`) translated onto it, and the OpenAI
-//! Responses front door (`front_responses`), passed through or translated per target.
+//! The LLM pipeline: the OpenAI-compatible front door driven as an "owned exchange", and the
+//! Anthropic Messages front door: passed through to Anthropic targets (`passthrough`),
+//! translated onto the OpenAI pipeline for the others (`front_anthropic`), and its
+//! `count_tokens` (`count_tokens`); and the OpenAI Responses front door (`front_responses`),
+//! passed through or translated per target.
 //!
 //! Owns: routing, virtual-key auth, reading and parsing the body, the attempt loop (choose a
 //! target through `balance`, send, retry or fall back on retryable failures), relaying (or
@@ -12,11 +14,13 @@
 
 mod attempt;
 pub mod auth;
+mod count_tokens;
 pub mod downstream;
 mod front_anthropic;
 mod front_responses;
 mod handler;
 mod models;
+mod passthrough;
 pub mod probe;
 mod relay;
 mod relay_translated;

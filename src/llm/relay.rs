@@ -33,8 +33,8 @@ pub(crate) fn upstream_error(provider: &str, e: &UpstreamError, before_head: boo
 }
 
 /// Upstream response headers worth passing on: request ids, and the rate-limit and retry
-/// headers in the convention of the client of `route` (a route label; `messages` clients are
-/// Anthropic's), see `providers::ratelimit`.
+/// headers in the convention of the client of `route` (a route label; `messages` and
+/// `count_tokens` clients are Anthropic's), see `providers::ratelimit`.
 pub(crate) fn forwarded(headers: &http::HeaderMap, route: &str) -> Vec<(HeaderName, HeaderValue)> {
     let mut out: Vec<(HeaderName, HeaderValue)> = headers
         .iter()
@@ -44,7 +44,9 @@ pub(crate) fn forwarded(headers: &http::HeaderMap, route: &str) -> Vec<(HeaderNa
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let to = if route == super::route::Route::Messages.label() {
+    use super::route::Route;
+    let anthropic_client = [Route::Messages.label(), Route::CountTokens.label()];
+    let to = if anthropic_client.contains(&route) {
         ratelimit::Convention::Anthropic
     } else {
         ratelimit::Convention::OpenAi
@@ -112,7 +114,7 @@ pub(crate) async fn relay(
     result
 }
 
-async fn relay_whole(
+pub(crate) async fn relay_whole(
     ex: &mut Exchange,
     ds: &mut dyn Downstream,
     log: &mut RequestLog<'_>,

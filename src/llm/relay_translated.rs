@@ -65,6 +65,12 @@ pub(crate) async fn relay(
     result
 }
 
+/// The `model` to report instead of the provider's: the client's name for it when the
+/// provider names none (`None` keeps the provider's resolved name, as OpenAI reports).
+fn reported_model(codec: &dyn ResponseCodec, log: &RequestLog<'_>) -> Option<String> {
+    (!codec.reports_model()).then(|| log.model.to_owned())
+}
+
 /// Unix seconds for `created` (Anthropic sends none).
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -143,7 +149,7 @@ async fn relay_message(
         .map_err(|e| relay::upstream_error(log.provider, &e, false))?;
     let opts = DecodeOptions {
         created: now_secs(),
-        model: None,
+        model: reported_model(codec, log),
     };
     let body = match answer {
         AnswerKind::Chat => codec.decode_response(&body, &opts),
@@ -187,7 +193,7 @@ async fn relay_stream(
     let mut tr = codec.stream(StreamOptions {
         include_usage: true,
         created: now_secs(),
-        model: None,
+        model: reported_model(codec, log),
     });
     let mut out = Vec::new();
     loop {

@@ -17,6 +17,8 @@ use crate::error::GatewayError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
     Chat,
+    /// Anthropic's Messages (and count_tokens) body: `messages` required, like chat.
+    Messages,
     Completion,
     Embedding,
     /// OpenAI's Responses API (`input`, `max_output_tokens`).
@@ -86,7 +88,7 @@ pub fn parse(body: &[u8], kind: BodyKind) -> Result<RequestHead, GatewayError> {
         });
     }
     match kind {
-        BodyKind::Chat => require_array(head.messages, "messages")?,
+        BodyKind::Chat | BodyKind::Messages => require_array(head.messages, "messages")?,
         BodyKind::Completion => require_present(head.prompt, "prompt")?,
         BodyKind::Embedding => require_present(head.input, "input")?,
         // `input` may be absent (stored prompts); the translation requires it when needed.

@@ -1,7 +1,7 @@
 //! Front-door routing: method + path -> the endpoint the gateway serves.
 //!
-//! Owns: the table of endpoints (OpenAI-compatible, plus Anthropic's `/v1/messages`) and the 404/405 decisions, and each route's
-//! bounded metric label. Must not: look at bodies or headers.
+//! Owns: the table of endpoints (OpenAI-compatible, plus Anthropic's `/v1/messages` and
+//! `/v1/messages/count_tokens`), the 404/405 decisions, and each route's bounded metric label. Must not: look at bodies or headers.
 
 use crate::error::GatewayError;
 use crate::llm::request::BodyKind;
@@ -14,11 +14,14 @@ pub enum Route {
     Embeddings,
     ListModels,
     GetModel(String),
-    /// Anthropic's Messages API; served as a chat completion (see `front_anthropic`).
+    /// Anthropic's Messages API: forwarded as is to `anthropic` targets, translated to a chat
+    /// completion for the others (see `front_anthropic`).
     Messages,
     /// OpenAI's Responses API: passed through or served as a chat completion (see
     /// `front_responses`).
     Responses,
+    /// Anthropic's token counting (`POST /v1/messages/count_tokens`, see `count_tokens`).
+    CountTokens,
 }
 
 impl Route {
@@ -31,13 +34,15 @@ impl Route {
             Route::ListModels | Route::GetModel(_) => "models",
             Route::Messages => "messages",
             Route::Responses => "responses",
+            Route::CountTokens => "count_tokens",
         }
     }
 
     /// The body shape of a POST route.
     pub fn body_kind(&self) -> Option<BodyKind> {
         match self {
-            Route::ChatCompletions | Route::Messages => Some(BodyKind::Chat),
+            Route::ChatCompletions => Some(BodyKind::Chat),
+            Route::Messages | Route::CountTokens => Some(BodyKind::Messages),
             Route::Completions => Some(BodyKind::Completion),
             Route::Embeddings => Some(BodyKind::Embedding),
             Route::Responses => Some(BodyKind::Responses),
@@ -48,7 +53,9 @@ impl Route {
     /// The path suffix appended to a provider's base URL (which ends in `/v1` or equivalent).
     pub fn upstream_suffix(&self) -> &'static str {
         match self {
-            Route::ChatCompletions | Route::Messages => "/chat/completions",
+            Route::ChatCompletions => "/chat/completions",
+            Route::Messages => "/messages",
+            Route::CountTokens => "/messages/count_tokens",
             Route::Completions => "/completions",
             Route::Embeddings => "/embeddings",
             Route::Responses => "/responses",
@@ -70,6 +77,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/v1/embeddings" => (Route::Embeddings, "POST"),
         "/v1/messages" => (Route::Messages, "POST"),
         "/v1/responses" => (Route::Responses, "POST"),
+        "/v1/messages/count_tokens" => (Route::CountTokens, "POST"),
         "/v1/models" => (Route::ListModels, "GET"),
         other => match other.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() => (Route::GetModel(percent_decode(id)), "GET"),
@@ -139,6 +147,10 @@ mod tests {
             resolve("GET", "/v1/responses"),
             Err(GatewayError::MethodNotAllowed { allow: "POST", .. })
         ));
+        assert_eq!(
+            resolve("POST", "/v1/messages/count_tokens"),
+            Ok(Route::CountTokens)
+        );
         assert_eq!(
             resolve("GET", "/v1/models/meta-llama%2FLlama-3"),
             Ok(Route::GetModel("meta-llama/Llama-3".into()))

@@ -188,6 +188,11 @@ impl ResponseCodec for BedrockCodec {
         let id = completion_id(opts.created);
         Box::new(ToOpenAiStream::new(opts, id))
     }
+
+    /// Converse answers name no model.
+    fn reports_model(&self) -> bool {
+        false
+    }
 }
 
 impl StreamTranslator for ToOpenAiStream {

@@ -88,9 +88,11 @@ pub fn reply(
             }
         }
         // Messages and Responses requests reach the mock translated to chat completions.
-        Route::ListModels | Route::GetModel(_) | Route::Messages | Route::Responses => {
-            return Err(GatewayError::Internal)
-        }
+        Route::ListModels
+        | Route::GetModel(_)
+        | Route::Messages
+        | Route::CountTokens
+        | Route::Responses => return Err(GatewayError::Internal),
     };
     Ok(MockReply {
         latency: m.latency,

@@ -4,6 +4,7 @@
 //! in upstream/ do).
 
 pub mod anthropic;
+pub mod anthropic_passthrough;
 pub mod anthropic_target;
 pub mod azure;
 pub mod bedrock;

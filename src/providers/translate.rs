@@ -166,6 +166,11 @@ pub trait ResponseCodec: Sync {
     fn always_retry(&self, _status: u16) -> bool {
         false
     }
+    /// Whether answers name their model (Bedrock's do not: the relay then reports the model
+    /// the client asked for, never an empty name).
+    fn reports_model(&self) -> bool {
+        true
+    }
     /// Translates a 2xx embeddings body to OpenAI's `list` of embeddings. Kinds without an
     /// embeddings translation never get here (their request builder refuses the route).
     fn decode_embeddings(

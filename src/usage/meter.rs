@@ -2,7 +2,9 @@
 //! generated text; and the filter that hides the usage we asked for on the client's behalf.
 //!
 //! Owns: reading `usage` from OpenAI-shaped JSON bodies and SSE chunks (the last non-null
-//! one wins; providers that repeat usage report cumulative values, so never sum), collecting
+//! one wins; providers that repeat usage report cumulative values, so never sum) or, when the
+//! answer is relayed in Anthropic's own shape ([`Wire::Anthropic`]), from Anthropic's
+//! (`usage::anthropic`), collecting
 //! completion text (content, refusal, tool-call name/arguments, legacy `text`) to count when
 //! no usage arrives, and dropping the injected usage chunk / `"usage":null` fields. Responses
 //! API answers (passed through) are read too: `usage` with `input_tokens`/`output_tokens`
@@ -18,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use memchr::memmem::Finder;
 use serde::Deserialize;
 
+use super::anthropic;
 use super::tokens::Encoder;
 use super::{Source, Usage};
 use crate::sse;
@@ -25,9 +28,23 @@ use crate::sse;
 /// Collected text is counted and dropped past this size, so memory stays bounded.
 const TEXT_FLUSH: usize = 64 * 1024;
 
+/// The shape of the answer the meter reads (set per attempt: one request may be answered by
+/// an OpenAI-shaped translation or, on the Messages front door, by Anthropic itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// `chat.completion` bodies and chunks (every answer but the one below).
+    #[default]
+    OpenAi,
+    /// Anthropic `message` bodies and events, relayed untouched (never stripped).
+    Anthropic,
+}
+
 /// Accounts one response.
 pub struct Meter {
     enc: Encoder,
+    wire: Wire,
+    /// Anthropic usage seen so far (overlaid event by event) when `wire` is Anthropic.
+    anthropic: Option<anthropic::Usage>,
     prompt_estimate: u64,
     /// We injected `include_usage`, the client did not ask: hide the usage from it.
     strip: bool,
@@ -105,6 +122,8 @@ impl Meter {
     pub fn new(enc: Encoder, prompt_estimate: u64, strip: bool) -> Self {
         Meter {
             enc,
+            wire: Wire::OpenAi,
+            anthropic: None,
             prompt_estimate,
             strip,
             provider: None,
@@ -125,11 +144,25 @@ impl Meter {
         self.strip = strip;
     }
 
+    /// Which shape the next answer has (see [`Wire`]).
+    pub fn set_wire(&mut self, wire: Wire) {
+        self.wire = wire;
+    }
+
     /// Reads a whole (non-streamed) JSON response.
     pub fn on_body(&mut self, body: &[u8]) {
         self.answered = true;
-        if let Ok(c) = serde_json::from_slice::<Chunk>(body) {
-            self.take(c);
+        match self.wire {
+            Wire::OpenAi => {
+                if let Ok(c) = serde_json::from_slice::<Chunk>(body) {
+                    self.take(c);
+                }
+            }
+            Wire::Anthropic => {
+                if let Ok(f) = serde_json::from_slice::<anthropic::Frame>(body) {
+                    self.take_anthropic(f);
+                }
+            }
         }
     }
 
@@ -139,6 +172,12 @@ impl Meter {
         let Some(data) = sse::data_of(&event) else {
             return Some(event);
         };
+        if self.wire == Wire::Anthropic {
+            if let Ok(f) = serde_json::from_str::<anthropic::Frame>(&data) {
+                self.take_anthropic(f);
+            }
+            return Some(event);
+        }
         let Ok(chunk) = serde_json::from_str::<Chunk>(&data) else {
             return Some(event);
         };
@@ -178,6 +217,18 @@ impl Meter {
                 }
             }
         }
+    }
+
+    fn take_anthropic(&mut self, f: anthropic::Frame) {
+        if let Some(u) = f.usage() {
+            let total = self.anthropic.get_or_insert_with(Default::default);
+            total.overlay(u);
+            self.provider = Some(WireUsage {
+                prompt_tokens: total.prompt(),
+                completion_tokens: total.output_tokens,
+            });
+        }
+        f.texts(|t| self.push(t));
     }
 
     fn push(&mut self, t: &str) {

@@ -146,3 +146,38 @@ fn responses_bodies_use_the_responses_names() {
     let u = m.usage();
     assert_eq!((u.input, u.output, u.source), (30, 9, Source::Provider));
 }
+
+const ANTHROPIC: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+#[test]
+fn anthropic_events_pass_untouched_and_report_cached_prompt_tokens() {
+    for at in 0..=ANTHROPIC.len() {
+        let mut dec = sse::Decoder::default();
+        let mut m = Meter::new(for_model("gpt-4o"), 5, true);
+        m.set_wire(Wire::Anthropic);
+        let mut out = Vec::new();
+        for part in [&ANTHROPIC.as_bytes()[..at], &ANTHROPIC.as_bytes()[at..]] {
+            for ev in dec.push(part).unwrap() {
+                out.extend_from_slice(&m.on_event(ev).unwrap());
+            }
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), ANTHROPIC, "split {at}");
+        let u = m.usage();
+        assert_eq!((u.input, u.output, u.source), (15, 7, Source::Provider));
+    }
+}
+
+#[test]
+fn anthropic_stream_without_usage_is_counted() {
+    let mut m = Meter::new(for_model("gpt-4o"), 5, false);
+    m.set_wire(Wire::Anthropic);
+    let ev = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n";
+    m.on_event(Bytes::from(ev));
+    let u = m.usage();
+    assert_eq!((u.input, u.output, u.source), (5, 2, Source::Counted));
+}

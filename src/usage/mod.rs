@@ -1,12 +1,14 @@
 //! Token accounting: how many tokens a request will use (estimate) and did use (actual).
 //!
 //! Owns: the per-model tokenizer choice and warm-up ([`tokens`]), the prompt estimate from a
-//! front-door body ([`prompt`]), reading usage from provider answers and counting completion
-//! tokens when the provider reports none ([`meter`]), and the byte-level
+//! front-door body ([`prompt`]), reading usage from provider answers (OpenAI-shaped, or
+//! Anthropic's own: [`anthropic`]) and counting completion tokens when the provider reports
+//! none ([`meter`]), and the byte-level
 //! `stream_options.include_usage` injection ([`inject`]).
 //! Must not: decide admission (that is `quota/`), do I/O, or re-serialize request bodies.
 //! Provider-reported usage always wins over our counts; our counts are labelled estimates.
 
+pub mod anthropic;
 pub mod inject;
 pub mod meter;
 pub mod prompt;

@@ -2,8 +2,10 @@
 //!
 //! Owns: the OpenAI Cookbook chat overhead (3 tokens per message, 1 per `name`, 3 to prime the
 //! reply), counting text parts only (images are billed by the provider's own formula), and a
-//! rough count of tool definitions (their JSON text). Must not: reject requests (an
-//! unparseable shape counts as 0 here; `llm::request` validates).
+//! rough count of tool definitions (their JSON text); the same for Anthropic Messages bodies
+//! (system prompt, text, thinking, tool calls and results; documents and images count 0).
+//! Must not: reject requests (an unparseable shape counts as 0 here; `llm::request`
+//! validates).
 
 use serde_json::Value;
 
@@ -27,6 +29,7 @@ pub fn estimate(body: &[u8], kind: BodyKind, enc: Encoder) -> u64 {
     };
     match kind {
         BodyKind::Chat => chat(&v, enc),
+        BodyKind::Messages => messages(&v, enc),
         BodyKind::Completion => strings(v.get("prompt"), enc),
         BodyKind::Embedding => strings(v.get("input"), enc),
         BodyKind::Responses => responses(&v, enc),
@@ -106,6 +109,46 @@ fn responses(v: &Value, enc: Encoder) -> u64 {
     n
 }
 
+/// An Anthropic Messages body, with the chat overhead (Anthropic's own is not published; the
+/// provider's count settles it).
+fn messages(v: &Value, enc: Encoder) -> u64 {
+    let mut n = REPLY_PRIMER;
+    if let Some(system) = v.get("system") {
+        n += PER_MESSAGE + blocks(system, enc);
+    }
+    for m in v
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        n += PER_MESSAGE + text(m.get("role"), enc);
+        n += m.get("content").map_or(0, |c| blocks(c, enc));
+    }
+    if let Some(tools) = v.get("tools") {
+        n += enc.count(&tools.to_string());
+    }
+    n
+}
+
+/// A string, or Anthropic content blocks: their text, thinking, tool input and tool results.
+fn blocks(v: &Value, enc: Encoder) -> u64 {
+    match v {
+        Value::String(s) => enc.count(s),
+        Value::Array(items) => items
+            .iter()
+            .map(|b| {
+                text(b.get("text"), enc)
+                    + text(b.get("thinking"), enc)
+                    + text(b.get("name"), enc)
+                    + b.get("input").map_or(0, |i| enc.count(&i.to_string()))
+                    + b.get("content").map_or(0, |c| blocks(c, enc))
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
 fn text(v: Option<&Value>, enc: Encoder) -> u64 {
     v.and_then(Value::as_str).map_or(0, |s| enc.count(s))
 }
@@ -173,6 +216,19 @@ mod tests {
             estimate(resp, BodyKind::Responses, enc),
             3 + (3 + 2) + (3 + 2)
         );
+    }
+
+    #[test]
+    fn anthropic_messages_count_system_blocks_and_tools() {
+        let enc = for_model("gpt-4o");
+        let body = br#"{"system":[{"type":"text","text":"hello world","cache_control":{"type":"ephemeral"}}],
+          "messages":[{"role":"user","content":"hello world"},
+            {"role":"assistant","content":[{"type":"thinking","thinking":"hello world","signature":"x"},
+              {"type":"tool_use","id":"t","name":"f","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"hello world"}]}]}]}"#;
+        // primer 3; system 3 + 2; user 3 + 1 + 2; assistant 3 + 1 + 2 + 1 ("f") + 1 ("{}");
+        // user 3 + 1 + 2.
+        assert_eq!(estimate(body, BodyKind::Messages, enc), 3 + 5 + 6 + 8 + 6);
     }
 
     #[tokio::test]

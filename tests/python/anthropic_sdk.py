@@ -5,6 +5,9 @@ Environment:
   TOLLGATE_KEY          a virtual key allowed the `gpt`, `claude` and `demo` models
   TOLLGATE_MOCK_TEXT    the mock provider's default reply
 
+`claude` is a `kind: anthropic` target (upstream model `claude-sonnet-4-5`) reached by
+passthrough: its answers are Anthropic's own (model name, thinking blocks, cache usage).
+
 Every check runs; the script prints one line per check and exits 1 if any failed.
 """
 
@@ -32,13 +35,13 @@ def check(fn):
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 
 
-def create(model):
+def create(model, reported=None):
     m = client.messages.create(
         model=model, max_tokens=100, system="Be brief.", messages=MESSAGES
     )
     assert m.type == "message", m
     assert m.role == "assistant", m
-    assert m.model == model, m
+    assert m.model == (reported or model), m
     assert m.content[0].type == "text", m
     assert m.content[0].text == MOCK_TEXT, m
     assert m.stop_reason == "end_turn", m
@@ -53,7 +56,7 @@ def create_openai_target():
 
 @check
 def create_anthropic_target():
-    create("claude")
+    create("claude", reported="claude-sonnet-4-5")
 
 
 def stream(model):
@@ -123,6 +126,74 @@ def tool_use_streamed():
     block = final.content[-1]
     assert block.type == "tool_use", final
     assert block.input == {"text": "hello again"}, final
+
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+WEATHER = {
+    "name": "get_weather",
+    "input_schema": {"type": "object", "properties": {"text": {"type": "string"}}},
+    "cache_control": {"type": "ephemeral"},
+}
+
+
+@check
+def passthrough_thinking_and_tools_round_trip():
+    first = client.messages.create(
+        model="claude",
+        max_tokens=2048,
+        thinking=THINKING,
+        tools=[WEATHER],
+        messages=[{"role": "user", "content": "call: Paris"}],
+    )
+    assert [b.type for b in first.content] == ["thinking", "tool_use"], first
+    thinking, use = first.content
+    assert thinking.signature.startswith("sig_mock"), thinking
+    assert use.input == {"text": "Paris"}, use
+    # The signed thinking block goes back unmodified with the tool result (the mock refuses a
+    # thinking block without its signature).
+    second = client.messages.create(
+        model="claude",
+        max_tokens=2048,
+        thinking=THINKING,
+        tools=[WEATHER],
+        messages=[
+            {"role": "user", "content": "call: Paris"},
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": use.id, "content": "18C"},
+                    {"type": "text", "text": "echo: thanks", "cache_control": {"type": "ephemeral"}},
+                ],
+            },
+        ],
+    )
+    assert second.content[-1].text == "thanks", second
+    assert second.usage.cache_read_input_tokens == 2, second.usage
+
+
+@check
+def passthrough_stream_with_thinking():
+    with client.messages.stream(
+        model="claude", max_tokens=2048, thinking=THINKING, messages=MESSAGES
+    ) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    assert text == MOCK_TEXT, text
+    assert final.content[0].type == "thinking", final
+    assert final.content[0].thinking == "Mock reasoning step.", final
+    assert final.content[0].signature.startswith("sig_mock"), final
+    assert final.usage.output_tokens == 13, final.usage
+
+
+@check
+def count_tokens_on_both_kinds():
+    # Anthropic target: the provider's count ((3 + 2) system + (3 + 2) user on the mock).
+    n = client.messages.count_tokens(model="claude", system="Be brief.", messages=MESSAGES)
+    assert n.input_tokens == 10, n
+    # OpenAI target: the gateway's tiktoken estimate.
+    n = client.messages.count_tokens(model="gpt", system="Be brief.", messages=MESSAGES)
+    assert 5 < n.input_tokens < 40, n
 
 
 @check

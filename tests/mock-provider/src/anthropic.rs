@@ -10,6 +10,15 @@
 //! Mid-stream errors: a streamed request whose last user text starts with `fail:` gets
 //! `message_start`, `ping` and then an `error` event (`overloaded_error`, the rest of the text
 //! as its message), as Anthropic sends when it is overloaded after the response started.
+//! Thinking: a request with `"thinking": {"type": "enabled", ...}` gets a first block
+//! `{"type":"thinking","thinking":"Mock reasoning step.","signature":"sig_mock<n>"}` (streamed
+//! as `thinking_delta` then `signature_delta`), the answer block after it at index 1; its 3
+//! words count as output tokens.
+//! Prompt caching: the words of every text block (system or message) carrying
+//! `cache_control` are reported as `cache_read_input_tokens` and left out of `input_tokens`
+//! (Anthropic's `input_tokens` excludes cached tokens); `cache_creation_input_tokens` is 0.
+//! `POST /v1/messages/count_tokens` validates like `/v1/messages` (without `max_tokens` and
+//! `stream`) and answers `{"input_tokens": N}`, N the uncached plus cached input tokens.
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -20,6 +29,11 @@ use crate::Options;
 
 /// The Messages endpoint's path.
 pub(crate) const PATH: &str = "/v1/messages";
+/// The token counting endpoint's path.
+pub(crate) const COUNT_TOKENS_PATH: &str = "/v1/messages/count_tokens";
+
+/// The thinking block's text (see the module docs).
+const THINKING: &str = "Mock reasoning step.";
 
 /// Tokens counted per message (and for the system prompt) besides its words.
 const PER_MESSAGE: usize = 3;
@@ -41,11 +55,17 @@ const FIELDS: &[&str] = &[
     "tool_choice",
     "thinking",
     "service_tier",
+    "cache_control",
+    "output_config",
+    "container",
+    "mcp_servers",
+    "inference_geo",
 ];
 
-/// Whether a request target is the Messages endpoint.
+/// Whether a request target is the Messages endpoint (or its count_tokens).
 pub(crate) fn is_messages(target: &str) -> bool {
-    openai::path_of(target) == PATH
+    let path = openai::path_of(target);
+    path == PATH || path == COUNT_TOKENS_PATH
 }
 
 /// An Anthropic-shaped error reply.
@@ -108,7 +128,7 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
             problems.push("anthropic-version header missing".into());
         }
         if let Some(obj) = body.as_object() {
-            validate(obj, &mut problems);
+            validate(obj, Endpoint::Messages, &mut problems);
         }
     }
     if auth.is_some() {
@@ -120,6 +140,41 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
         return (error(400, "invalid_request_error", &message), problems);
     }
     (answer(opts, n, &body), problems)
+}
+
+/// Answers one `POST /v1/messages/count_tokens` request.
+pub(crate) fn count_tokens(opts: &Options, req: &Incoming) -> (Reply, Vec<String>) {
+    let mut problems = req.problems.clone();
+    if req.method != "POST" {
+        problems.push(format!(
+            "method {} not allowed for {COUNT_TOKENS_PATH}",
+            req.method
+        ));
+    }
+    let auth = auth_problem(opts, req);
+    if let Some(p) = &auth {
+        problems.push(p.clone());
+    }
+    let body = openai::parse_body(opts.validate, req, &mut problems);
+    if opts.validate {
+        if req.header("anthropic-version").is_none() {
+            problems.push("anthropic-version header missing".into());
+        }
+        if let Some(obj) = body.as_object() {
+            validate(obj, Endpoint::CountTokens, &mut problems);
+        }
+    }
+    if auth.is_some() {
+        let reply = error(401, "authentication_error", "invalid x-api-key");
+        return (reply, problems);
+    }
+    if !problems.is_empty() {
+        let message = format!("Invalid request: {}", problems.join("; "));
+        return (error(400, "invalid_request_error", &message), problems);
+    }
+    let (input, cached) = input_tokens(&body);
+    let answer = json!({"input_tokens": input + cached});
+    (Reply::json(200, answer.to_string().into_bytes()), problems)
 }
 
 /// `GET /v1/models` from an Anthropic client (it sends `anthropic-version`): Anthropic's
@@ -160,9 +215,19 @@ fn auth_problem(opts: &Options, req: &Incoming) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-fn validate(obj: &Map<String, Value>, p: &mut Vec<String>) {
+/// Which endpoint a body is validated for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Messages,
+    /// No `max_tokens`, `stream` or `stop_sequences`.
+    CountTokens,
+}
+
+fn validate(obj: &Map<String, Value>, endpoint: Endpoint, p: &mut Vec<String>) {
+    let generation_only = ["max_tokens", "stream", "stop_sequences", "temperature"];
     for k in obj.keys() {
-        if !FIELDS.contains(&k.as_str()) {
+        let generation = endpoint == Endpoint::CountTokens && generation_only.contains(&k.as_str());
+        if !FIELDS.contains(&k.as_str()) || generation {
             p.push(format!("{k}: Extra inputs are not permitted"));
         }
     }
@@ -171,6 +236,7 @@ fn validate(obj: &Map<String, Value>, p: &mut Vec<String>) {
         _ => p.push("model: required non-empty string".into()),
     }
     match obj.get("max_tokens") {
+        _ if endpoint == Endpoint::CountTokens => {}
         Some(v) if v.as_u64().is_some_and(|n| n >= 1) => {}
         _ => p.push("max_tokens: required integer >= 1".into()),
     }
@@ -246,7 +312,10 @@ fn validate_block(b: &Value) -> Result<(), &'static str> {
                 && has("input", Value::is_object)
         }
         Some("tool_result") => has("tool_use_id", Value::is_string),
-        Some("thinking") => has("thinking", Value::is_string),
+        // Thinking blocks go back with the signature Anthropic gave them.
+        Some("thinking") => has("thinking", Value::is_string) && has("signature", Value::is_string),
+        Some("redacted_thinking") => has("data", Value::is_string),
+        Some("document") => has("source", Value::is_object),
         _ => return Err("unknown or missing block type"),
     };
     if ok {
@@ -276,18 +345,33 @@ fn text_of(content: Option<&Value>) -> String {
     }
 }
 
-fn input_tokens(body: &Value) -> usize {
-    let system = body
-        .get("system")
-        .map_or(0, |s| PER_MESSAGE + words(&text_of(Some(s))));
-    let messages: usize = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|m| PER_MESSAGE + words(&text_of(m.get("content"))))
-        .sum();
-    system + messages
+/// `(uncached, cached)` input tokens: 3 + words per message and for the system prompt; the
+/// words of text blocks with `cache_control` are the cached ones.
+fn input_tokens(body: &Value) -> (usize, usize) {
+    let contents = body.get("system").into_iter().chain(
+        body.get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("content")),
+    );
+    let (mut total, mut cached) = (0, 0);
+    for c in contents {
+        total += PER_MESSAGE + words(&text_of(Some(c)));
+        cached += c
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b.get("cache_control").is_some())
+            .map(|b| words(b.get("text").and_then(Value::as_str).unwrap_or("")))
+            .sum::<usize>();
+    }
+    (total - cached, cached)
+}
+
+/// Whether the request turns extended thinking on.
+fn thinks(body: &Value) -> bool {
+    body.pointer("/thinking/type").and_then(Value::as_str) == Some("enabled")
 }
 
 fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
@@ -329,6 +413,7 @@ fn answer(opts: &Options, n: u64, body: &Value) -> Reply {
         content: Content::Text(openai::tokens(&out)),
         stop,
         input: input_tokens(body),
+        signature: thinks(body).then(|| format!("sig_mock{n}")),
     };
     a.reply(body)
 }
@@ -338,7 +423,7 @@ fn failing_stream(n: u64, body: &Value, message: &str) -> Reply {
     let start = json!({"type": "message_start", "message": {
         "id": format!("msg_mock{n}"), "type": "message", "role": "assistant",
         "model": model_of(body), "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": input_tokens(body), "output_tokens": 1},
+        "usage": usage(input_tokens(body), 1),
     }});
     let error = json!({"type": "error",
         "error": {"type": "overloaded_error", "message": message}});
@@ -369,6 +454,7 @@ fn tool_answer<'b>(n: u64, body: &'b Value, last_user: Option<&str>) -> Option<A
         },
         stop: "tool_use",
         input: input_tokens(body),
+        signature: thinks(body).then(|| format!("sig_mock{n}")),
     })
 }
 
@@ -377,7 +463,16 @@ struct Answer<'a> {
     model: &'a str,
     content: Content,
     stop: &'static str,
-    input: usize,
+    /// `(uncached, cached)` input tokens.
+    input: (usize, usize),
+    /// With thinking on: the thinking block's signature.
+    signature: Option<String>,
+}
+
+/// A usage object with the cache fields Anthropic always sends.
+fn usage((input, cached): (usize, usize), output: usize) -> Value {
+    json!({"input_tokens": input, "cache_creation_input_tokens": 0,
+           "cache_read_input_tokens": cached, "output_tokens": output})
 }
 
 enum Content {
@@ -445,16 +540,30 @@ impl Answer<'_> {
         }
     }
 
+    fn output_tokens(&self) -> usize {
+        let thinking = if self.signature.is_some() {
+            words(THINKING)
+        } else {
+            0
+        };
+        self.content.output_tokens() + thinking
+    }
+
     fn message(&self) -> Value {
+        let mut content = Vec::new();
+        if let Some(sig) = &self.signature {
+            content.push(json!({"type": "thinking", "thinking": THINKING, "signature": sig}));
+        }
+        content.push(self.content.block());
         json!({
             "id": self.id,
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [self.content.block()],
+            "content": content,
             "stop_reason": self.stop,
             "stop_sequence": null,
-            "usage": {"input_tokens": self.input, "output_tokens": self.content.output_tokens()},
+            "usage": usage(self.input, self.output_tokens()),
         })
     }
 
@@ -463,36 +572,56 @@ impl Answer<'_> {
         let start = json!({"type": "message_start", "message": {
             "id": self.id, "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": self.input, "output_tokens": 1},
+            "usage": usage(self.input, 1),
         }});
-        let (first, deltas) = self.content.stream();
-        let mut out = vec![
-            event("message_start", &start),
-            event(
-                "content_block_start",
-                &json!({"type": "content_block_start", "index": 0, "content_block": first}),
-            ),
-            event("ping", &json!({"type": "ping"})),
-        ];
-        for delta in deltas {
-            out.push(event(
-                "content_block_delta",
-                &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
-            ));
+        let mut out = vec![event("message_start", &start)];
+        let mut index = 0;
+        if let Some(sig) = &self.signature {
+            let first = json!({"type": "thinking", "thinking": "", "signature": ""});
+            let deltas = [
+                json!({"type": "thinking_delta", "thinking": THINKING}),
+                json!({"type": "signature_delta", "signature": sig}),
+            ];
+            block_events(&mut out, index, first, deltas.into_iter());
+            index += 1;
         }
-        out.push(event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": 0}),
-        ));
+        let (first, deltas) = self.content.stream();
+        block_events(&mut out, index, first, deltas.into_iter());
         out.push(event(
             "message_delta",
             &json!({"type": "message_delta",
                     "delta": {"stop_reason": self.stop, "stop_sequence": null},
-                    "usage": {"output_tokens": self.content.output_tokens()}}),
+                    "usage": {"output_tokens": self.output_tokens()}}),
         ));
         out.push(event("message_stop", &json!({"type": "message_stop"})));
         out
     }
+}
+
+/// One content block's events; a `ping` follows the first block's start, as Anthropic sends.
+fn block_events(
+    out: &mut Vec<Bytes>,
+    index: usize,
+    first: Value,
+    deltas: impl Iterator<Item = Value>,
+) {
+    out.push(event(
+        "content_block_start",
+        &json!({"type": "content_block_start", "index": index, "content_block": first}),
+    ));
+    if index == 0 {
+        out.push(event("ping", &json!({"type": "ping"})));
+    }
+    for delta in deltas {
+        out.push(event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+        ));
+    }
+    out.push(event(
+        "content_block_stop",
+        &json!({"type": "content_block_stop", "index": index}),
+    ));
 }
 
 fn event(name: &str, data: &Value) -> Bytes {

@@ -71,6 +71,7 @@
 //! | `POST /v1/embeddings` | a list of `embedding` objects |
 //! | `POST /v1/responses` | OpenAI Responses: a `response` object, or its event stream when `"stream": true` (rules in `responses.rs`) |
 //! | `POST /v1/messages` | Anthropic Messages: a `message`, or its SSE event stream when `"stream": true` (see "Anthropic") |
+//! | `POST /v1/messages/count_tokens` | Anthropic token counting: `{"input_tokens": N}` |
 //! | `GET /v1/models` | `{"object":"list","data":[{"id":"mock-1","object":"model","created":1700000000,"owned_by":"tollgate-mock"}]}` |
 //! | `GET /v1/models/{id}` | that model object with the requested `id` (everything after `/v1/models/`) |
 //! | any other path | 404 `{"error":{"message":"Invalid URL (METHOD /path)","type":"invalid_request_error","param":null,"code":null}}` |
@@ -180,7 +181,10 @@
 //! `content_block_start`, `ping`, one `content_block_delta` (`text_delta`) per word,
 //! `content_block_stop`, `message_delta` (stop reason and usage) and `message_stop`.
 //! `GET /v1/models` with an `anthropic-version` header answers Anthropic's model list
-//! (`claude-mock`) behind the same `x-api-key` check.
+//! (`claude-mock`) behind the same `x-api-key` check. Extended thinking (a signed `thinking`
+//! block first), prompt caching (`cache_read_input_tokens` for text blocks with
+//! `cache_control`) and `POST /v1/messages/count_tokens` follow the `anthropic` module's rules;
+//! the body of every request is recorded byte for byte ([`RecordedRequest::body`]).
 //!
 //! # Bedrock
 //!

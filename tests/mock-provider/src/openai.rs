@@ -239,6 +239,9 @@ pub(crate) fn handle(opts: &Options, n: u64, req: &Incoming) -> (Reply, Vec<Stri
     if path == crate::anthropic::PATH {
         return crate::anthropic::handle(opts, n, req);
     }
+    if path == crate::anthropic::COUNT_TOKENS_PATH {
+        return crate::anthropic::count_tokens(opts, req);
+    }
     if crate::gemini::is_gemini(&req.target) {
         return crate::gemini::handle(opts, n, req);
     }
