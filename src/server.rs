@@ -129,7 +129,7 @@ pub fn run_nginx(
     }
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::nginx(Arc::new(runtime), gateways),
+        Tollgate::nginx(Arc::new(runtime), gateways)?,
         "tollgate-nginx",
     );
     for (addr, tls) in addrs.iter().zip(tls) {

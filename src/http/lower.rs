@@ -44,6 +44,8 @@ struct Lower<'a> {
     logs: RefCell<LogTargets>,
     req_zones: Vec<super::limit_req::ZoneSpec>,
     conn_zones: Vec<super::limit_conn::ZoneSpec>,
+    /// The distinct TLS settings of `proxy_pass https://` locations.
+    upstream_tls: Vec<super::proxy_ssl::UpstreamTls>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -68,6 +70,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         logs: RefCell::new(LogTargets::default()),
         req_zones: Vec::new(),
         conn_zones: Vec::new(),
+        upstream_tls: Vec::new(),
     };
     for d in config.root.iter().filter(|d| d.name == "error_log") {
         l.error_log(d)?;
@@ -153,6 +156,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         logs: l.logs.into_inner(),
         req_zones: l.req_zones,
         conn_zones: l.conn_zones,
+        upstream_tls: l.upstream_tls,
     })
 }
 
@@ -226,6 +230,12 @@ impl Lower<'_> {
             "error_log" => return Err(self.error_log_below_http(d)),
             "ssl_certificate" | "ssl_certificate_key" => return self.ssl_file(d, s),
             _ => {}
+        }
+        if s.proxy_ssl
+            .directive(d, &self.conf_dir())
+            .map_err(|m| self.err(d, m))?
+        {
+            return Ok(());
         }
         if self.access_setting(d, s)? {
             return Ok(());
@@ -313,13 +323,13 @@ impl Lower<'_> {
 
     /// The group a `proxy_pass` host names: an `upstream` block, or an implicit one-server
     /// group shared by every `proxy_pass` to the same host:port.
-    fn group_for(&mut self, d: &Directive, host: &str, port: Option<u16>) -> usize {
+    fn group_for(&mut self, d: &Directive, host: &str, port: Option<u16>, default: u16) -> usize {
         if port.is_none() {
             if let Some(i) = self.by_name.get(host) {
                 return *i;
             }
         }
-        let port = port.unwrap_or(80);
+        let port = port.unwrap_or(default);
         let key = format!("{host}:{port}");
         if let Some(i) = self.by_name.get(&key) {
             return *i;
@@ -338,12 +348,19 @@ impl Lower<'_> {
 
     fn proxy_pass(&mut self, d: &Directive) -> Result<ProxyPass, LowerError> {
         let url = arg(d, 0);
-        let Some(rest) = url.strip_prefix("http://") else {
-            return Err(self.err(
-                d,
-                format!("\"proxy_pass {url}\" is not implemented yet (only http:// URLs)"),
-            ));
+        let (rest, https) = match url.strip_prefix("http://") {
+            Some(rest) => (rest, false),
+            None => match url.strip_prefix("https://") {
+                Some(rest) => (rest, true),
+                None => {
+                    return Err(self.err(
+                        d,
+                        format!("\"proxy_pass {url}\" is not implemented yet (only http:// and https:// URLs)"),
+                    ))
+                }
+            },
         };
+        let default_port = if https { 443 } else { 80 };
         let split = rest.find(['/', '$']).unwrap_or(rest.len());
         let (authority, uri) = rest.split_at(split);
         let (host, port) = match authority.rsplit_once(':') {
@@ -360,9 +377,9 @@ impl Lower<'_> {
         if has_vars && !self.by_name.contains_key(host) && host.parse::<IpAddr>().is_err() {
             return Err(self.err(d, "\"proxy_pass\" with variables to a host name needs run-time resolution (resolver), not implemented yet".into()));
         }
-        let upstream = self.group_for(d, host, port);
+        let upstream = self.group_for(d, host, port, default_port);
         let proxy_host = match port {
-            Some(p) if p != 80 => format!("{host}:{p}"),
+            Some(p) if p != default_port => format!("{host}:{p}"),
             _ => host.to_owned(),
         };
         Ok(ProxyPass {
@@ -370,8 +387,10 @@ impl Lower<'_> {
             uri: (!has_vars && !uri.is_empty()).then(|| uri.to_owned()),
             uri_vars: has_vars.then_some(template),
             proxy_host,
-            proxy_port: port.unwrap_or(80),
+            proxy_port: port.unwrap_or(default_port),
             url: url.to_owned(),
+            // Set once the location's `proxy_ssl_*` are merged (`upstream_tls`).
+            tls: None,
         })
     }
 }
@@ -398,3 +417,6 @@ mod logs;
 
 #[path = "lower_access.rs"]
 mod access;
+
+#[path = "lower_tls.rs"]
+mod tls;

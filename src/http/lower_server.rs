@@ -164,6 +164,9 @@ impl Lower<'_> {
             }
         }
         s.inherit(parent);
+        if let Some(p) = proxy.as_mut() {
+            self.upstream_tls(d, &s, p)?;
+        }
         let mut nested = Level::default();
         for inner in body.iter().filter(|i| i.name == "location") {
             let loc = self.location(inner, &s)?;

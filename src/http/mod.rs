@@ -20,6 +20,7 @@ pub mod log_format;
 pub mod lower;
 pub mod map;
 pub mod names;
+pub mod proxy_ssl;
 pub mod runtime;
 pub mod script;
 pub mod site;

@@ -58,6 +58,8 @@ pub struct Site {
     /// `limit_req_zone`s and `limit_conn_zone`s (their state lives in `Runtime`).
     pub req_zones: Vec<super::limit_req::ZoneSpec>,
     pub conn_zones: Vec<super::limit_conn::ZoneSpec>,
+    /// TLS settings of `proxy_pass https://` (`ProxyPass::tls` indexes this list).
+    pub upstream_tls: Vec<super::proxy_ssl::UpstreamTls>,
 }
 
 /// What to do with a request.
