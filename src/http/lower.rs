@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::conf::{ProxyPass, Settings};
 use super::directives;
+use super::listen_tls::ListenTls;
 use super::log_format::{LogFormat, LogTargets};
 use super::map::Map;
 use super::names::NameIndex;
@@ -106,38 +107,45 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     }
     let mut servers = Vec::new();
     let mut listens: Vec<Listen> = Vec::new();
-    for d in body.iter().filter(|d| d.name == "server") {
+    // Per server: its certificate, and per address whether some `listen` said `ssl`.
+    let (mut certs, mut ssl) = (Vec::new(), Vec::new());
+    let server_blocks: Vec<&Directive> = body.iter().filter(|d| d.name == "server").collect();
+    for d in server_blocks.iter().copied() {
         let ix = servers.len();
-        let (server, addrs, names) = l.server(d, &settings)?;
+        let (server, addrs, names, cert) = l.server(d, &settings)?;
         servers.push(server);
-        for (addr, default, tls) in addrs {
-            let at = match listens.iter().position(|x| x.addr == addr) {
+        certs.push(cert);
+        for p in addrs {
+            let at = match listens.iter().position(|x| x.addr == p.addr) {
                 Some(i) => i,
                 None => {
                     listens.push(Listen {
-                        addr,
+                        addr: p.addr,
                         servers: Vec::new(),
                         default: ix,
                         names: NameIndex::default(),
                         tls: None,
+                        http2: false,
                     });
+                    ssl.push(false);
                     listens.len() - 1
                 }
             };
             let listen = &mut listens[at];
-            if let Some(pair) = &tls {
-                match &listen.tls {
-                    Some(p) if p != pair => {
-                        return Err(l.err(d, format!("servers with different certificates on {addr} (SNI) are not implemented yet")));
-                    }
-                    _ => listen.tls = Some(pair.clone()),
-                }
-            }
-            if default {
+            ssl[at] |= p.ssl;
+            listen.http2 |= p.http2;
+            if p.default {
                 listen.default = ix;
             }
             listen.servers.push(ix);
             listen.names.add(&names, ix);
+        }
+    }
+    for (listen, _) in listens.iter_mut().zip(&ssl).filter(|(_, s)| **s) {
+        listen.tls = ListenTls::new(&listen.servers, listen.default, &certs);
+        if listen.tls.is_none() {
+            let addr = listen.addr;
+            return Err(l.err(server_blocks[listen.default], format!("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive ({addr})")));
         }
     }
     if servers.is_empty() {
@@ -229,6 +237,7 @@ impl Lower<'_> {
             "access_log" => return self.access_log(d, s),
             "error_log" => return Err(self.error_log_below_http(d)),
             "ssl_certificate" | "ssl_certificate_key" => return self.ssl_file(d, s),
+            "ssl_protocols" | "ssl_prefer_server_ciphers" => return self.listener_tls_setting(d),
             _ => {}
         }
         if s.proxy_ssl

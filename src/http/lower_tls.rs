@@ -1,5 +1,6 @@
 //! Lowering of TLS (part of `lower`): the configuration's directory for relative file
-//! names, and the upstream TLS settings of `proxy_pass https://` locations.
+//! names, the listener protocol settings pingora's rustls listener can honour, and the
+//! upstream TLS settings of `proxy_pass https://` locations.
 
 use super::super::conf::{ProxyPass, Settings};
 use super::{Lower, LowerError};
@@ -36,5 +37,24 @@ impl Lower<'_> {
         };
         proxy.tls = Some(i);
         Ok(())
+    }
+
+    /// `ssl_protocols` / `ssl_prefer_server_ciphers`: the rustls listener offers TLSv1.2 and
+    /// TLSv1.3 and follows the client's cipher order, so only lists allowing both (older
+    /// versions in them are never offered) and `off` keep nginx's behaviour.
+    pub(super) fn listener_tls_setting(&self, d: &Directive) -> Result<(), LowerError> {
+        let has = |v: &str| d.args.iter().any(|w| w.text == v);
+        let ok = match d.name.as_str() {
+            "ssl_protocols" => has("TLSv1.2") && has("TLSv1.3"),
+            _ => has("off"),
+        };
+        if ok {
+            return Ok(());
+        }
+        let what = match d.name.as_str() {
+            "ssl_protocols" => "\"ssl_protocols\" without both TLSv1.2 and TLSv1.3 is not implemented yet (rustls offers exactly those)",
+            _ => "\"ssl_prefer_server_ciphers on\" is not implemented yet (rustls follows the client's order)",
+        };
+        Err(self.err(d, what.into()))
     }
 }

@@ -15,6 +15,7 @@ pub mod error_page;
 pub mod forward;
 pub mod limit_conn;
 pub mod limit_req;
+pub mod listen_tls;
 pub mod location;
 pub mod log_format;
 pub mod lower;

@@ -25,8 +25,10 @@ pub struct Listen {
     pub servers: Vec<usize>,
     pub default: usize,
     pub names: NameIndex,
-    /// `listen ... ssl`: the certificate and key files (one pair per address).
-    pub tls: Option<(String, String)>,
+    /// `listen ... ssl`: the certificates of the address.
+    pub tls: Option<super::listen_tls::ListenTls>,
+    /// `listen ... http2`.
+    pub http2: bool,
 }
 
 /// A `server` block.
@@ -107,9 +109,9 @@ impl Site {
         out
     }
 
-    /// The certificate and key of a bound address, when it serves TLS.
-    pub fn tls_for(&self, addr: SocketAddr) -> Option<&(String, String)> {
-        self.listens.iter().find(|l| l.addr == addr)?.tls.as_ref()
+    /// The listen entry of a bound address.
+    pub fn listen_at(&self, addr: SocketAddr) -> Option<&Listen> {
+        self.listens.iter().find(|l| l.addr == addr)
     }
 
     /// The listen entry for a connection's local address: the specific one, else the wildcard.

@@ -233,6 +233,10 @@ fn https_proxy_pass_defaults_to_443_and_shares_tls_settings() {
 fn lowering_refusals_name_file_and_line() {
     let table = [
         (
+            "ssl_protocols TLSv1.2;\nserver {\n listen 8080;\n}",
+            "\"ssl_protocols\" without both TLSv1.2 and TLSv1.3 is not implemented yet (rustls offers exactly those) in /t/nginx.conf:3",
+        ),
+        (
             "server {\n listen 8080;\n location / { proxy_pass https://a.test; proxy_ssl_verify on; proxy_ssl_trusted_certificate ca.pem; }\n}",
             "\"proxy_ssl_verify on\" without \"proxy_ssl_server_name on\" is not implemented yet (tollgate verifies the name it sends as SNI) in /t/nginx.conf:5",
         ),

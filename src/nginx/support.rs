@@ -154,6 +154,8 @@ const IMPLEMENTED: &[&str] = &[
     "error_page",
     "ssl_certificate",
     "ssl_certificate_key",
+    "ssl_protocols",
+    "ssl_prefer_server_ciphers",
     "proxy_ssl_server_name",
     "proxy_ssl_name",
     "proxy_ssl_verify",

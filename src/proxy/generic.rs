@@ -122,7 +122,11 @@ pub async fn request_filter(
         return Ok(true);
     };
     let headers = &session.req_header().headers;
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    // HTTP/2 carries the host in `:authority` (the request URI), not in a Host header.
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| session.req_header().uri.authority().map(|a| a.as_str()));
     let decision = rt.site.route(&mut req, headers, host);
     let mut held = Held::new();
     let routed = phases::run(rt, decision, &mut req, headers, &mut held).await;
