@@ -133,7 +133,7 @@ pub fn failure_text(e: &Error, sni: &str) -> String {
     } else if why.contains("UnknownIssuer") || why.contains("unknown issuer") {
         "upstream SSL certificate verify error: (21:unable to verify the first certificate)"
             .to_owned()
-    } else if why.contains("Expired") {
+    } else if why.contains("Expired") || why.contains("expired") {
         "upstream SSL certificate verify error: (10:certificate has expired)".to_owned()
     } else {
         format!("SSL_do_handshake() failed ({why})")
