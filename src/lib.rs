@@ -4,6 +4,7 @@
 //! Crate map (who owns what):
 //! - [`config`]: YAML → validated runtime model, env interpolation, located errors.
 //! - [`server`]: pingora server assembly, listeners, threads, signals, graceful shutdown.
+//! - [`tls_listen`]: nginx listeners' TLS: certificates chosen by SNI, ALPN h2.
 //! - [`proxy`]: the only module naming pingora's proxy types; adapts sessions to [`llm`] or,
 //!   for nginx configs, to [`http`].
 //! - [`llm`]: the OpenAI-compatible front door as an owned exchange (route, auth, body,
@@ -54,5 +55,6 @@ pub mod quota;
 pub mod reload;
 pub mod server;
 pub mod sse;
+pub mod tls_listen;
 pub mod upstream;
 pub mod usage;

@@ -100,11 +100,7 @@ pub fn run_nginx(
     reopen: Reopen,
 ) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
-    // `listen ... ssl` addresses: (certificate, key).
-    let tls: Vec<Option<(String, String)>> = addrs
-        .iter()
-        .map(|a| runtime.site.tls_for(*a).cloned())
-        .collect();
+    let sockets = nginx_sockets(&runtime.site, &addrs)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let mut server = new_server(process, threads, Duration::from_secs(5))?;
     // The gateways of `llm_gateway` locations: one per YAML file, sharing one metrics registry
@@ -127,20 +123,41 @@ pub fn run_nginx(
         }
         gateways.push(gateway);
     }
+    let runtime = Arc::new(runtime);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::nginx(Arc::new(runtime), gateways),
+        Tollgate::nginx(Arc::clone(&runtime), gateways.clone())?,
         "tollgate-nginx",
     );
-    for (addr, tls) in addrs.iter().zip(tls) {
-        match tls {
-            Some((cert, key)) => proxy
-                .add_tls(&addr.to_string(), &cert, &key)
-                .map_err(|e| format!("cannot load certificate \"{cert}\": {e}"))?,
-            None => proxy.add_tcp(&addr.to_string()),
+    let mut h2c = Vec::new();
+    for (addr, socket) in sockets {
+        match socket {
+            NginxSocket::Tcp => proxy.add_tcp(&addr.to_string()),
+            NginxSocket::Tls(settings) => {
+                proxy.add_tls_with_settings(&addr.to_string(), None, *settings)
+            }
+            NginxSocket::H2c => h2c.push(addr),
         }
     }
     server.add_service(proxy);
+    if !h2c.is_empty() {
+        // Cleartext HTTP/2 (prior knowledge) is an option of a whole pingora service: those
+        // addresses get a service of their own.
+        let mut svc = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            Tollgate::nginx(Arc::clone(&runtime), gateways)?,
+            "tollgate-nginx-h2c",
+        );
+        let mut options = pingora::apps::HttpServerOptions::default();
+        options.h2c = true;
+        if let Some(app) = svc.app_logic_mut() {
+            app.server_options = Some(options);
+        }
+        for addr in h2c {
+            svc.add_tcp(&addr.to_string());
+        }
+        server.add_service(svc);
+    }
     log::info!("tollgate serving an nginx configuration on {addrs:?}");
     let signals = lifecycle::start(process, reopen)?;
     server.run(RunArgs {
@@ -148,6 +165,55 @@ pub fn run_nginx(
     });
     lifecycle::finish();
     Ok(())
+}
+
+/// How one bound address of an nginx configuration is served.
+enum NginxSocket {
+    Tcp,
+    /// `listen … ssl [http2]`.
+    Tls(Box<pingora::listeners::tls::TlsSettings>),
+    /// `listen … http2` without `ssl`: HTTP/2 with prior knowledge, or HTTP/1.x.
+    H2c,
+}
+
+/// The sockets to bind, with their TLS settings (certificates loaded here, errors in
+/// nginx's words). An address served through a wildcard socket must want the same TLS and
+/// HTTP/2 as the wildcard (the socket cannot tell them apart before the handshake).
+fn nginx_sockets(
+    site: &crate::http::Site,
+    addrs: &[std::net::SocketAddr],
+) -> Result<Vec<(std::net::SocketAddr, NginxSocket)>, String> {
+    for l in &site.listens {
+        if addrs.contains(&l.addr) {
+            continue;
+        }
+        let wildcard = addrs
+            .iter()
+            .filter_map(|a| site.listen_at(*a))
+            .find(|w| w.addr.port() == l.addr.port() && w.addr.ip().is_unspecified());
+        if let Some(w) = wildcard {
+            if l.tls.is_some() || w.tls.is_some() || l.http2 != w.http2 {
+                return Err(format!(
+                    "\"listen {}\" with ssl or http2 next to \"listen {}\" is not implemented yet (give both the same address or no ssl/http2)",
+                    l.addr, w.addr
+                ));
+            }
+        }
+    }
+    let mut cache = crate::tls_listen::CertCache::default();
+    let mut out = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        let Some(listen) = site.listen_at(*addr) else {
+            continue;
+        };
+        let socket = match crate::tls_listen::settings(listen, &mut cache)? {
+            Some(settings) => NginxSocket::Tls(Box::new(settings)),
+            None if listen.http2 => NginxSocket::H2c,
+            None => NginxSocket::Tcp,
+        };
+        out.push((*addr, socket));
+    }
+    Ok(out)
 }
 
 /// Runs the active health checks inside pingora's runtime (started by `server.run`, after any

@@ -114,13 +114,16 @@ fn running_an_nginx_config_refuses_and_names_what_is_missing() {
     );
     assert!(err.contains(&format!("in {file}:5")), "{err}");
     // An implemented directive in a form that is not: refused by lowering, with file:line.
-    let https = PROXY.replace("http://127.0.0.1:9000", "https://127.0.0.1:9000");
+    let https = PROXY.replace(
+        "http://127.0.0.1:9000;",
+        "https://127.0.0.1:9000; proxy_ssl_ciphers HIGH;",
+    );
     let file = write(dir.path(), "https.conf", &https);
     let out = tollgate(&["-c", &file]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("is not implemented yet (only http:// URLs)"),
+        err.contains("\"proxy_ssl_ciphers\" other than DEFAULT is not implemented yet"),
         "{err}"
     );
     assert!(err.contains(&format!("in {file}:5")), "{err}");

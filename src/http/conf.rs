@@ -62,6 +62,8 @@ pub struct ProxyPass {
     pub proxy_port: u16,
     /// The URL as written (for `proxy_redirect default`).
     pub url: String,
+    /// `https://`: index into `Site::upstream_tls`.
+    pub tls: Option<usize>,
 }
 
 /// Settings one level sets; `None` = inherit.
@@ -105,6 +107,8 @@ pub struct Settings {
     /// `ssl_certificate` / `ssl_certificate_key` (absolute paths).
     pub ssl_cert: Option<String>,
     pub ssl_key: Option<String>,
+    /// `proxy_ssl_*`.
+    pub proxy_ssl: super::proxy_ssl::ProxySsl,
 }
 
 impl Settings {
@@ -148,6 +152,7 @@ impl Settings {
         take(&mut self.error_pages, &parent.error_pages);
         take(&mut self.ssl_cert, &parent.ssl_cert);
         take(&mut self.ssl_key, &parent.ssl_key);
+        self.proxy_ssl.inherit(&parent.proxy_ssl);
     }
 }
 

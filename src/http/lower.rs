@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::conf::{ProxyPass, Settings};
 use super::directives;
+use super::listen_tls::ListenTls;
 use super::log_format::{LogFormat, LogTargets};
 use super::map::Map;
 use super::names::NameIndex;
@@ -44,6 +45,8 @@ struct Lower<'a> {
     logs: RefCell<LogTargets>,
     req_zones: Vec<super::limit_req::ZoneSpec>,
     conn_zones: Vec<super::limit_conn::ZoneSpec>,
+    /// The distinct TLS settings of `proxy_pass https://` locations.
+    upstream_tls: Vec<super::proxy_ssl::UpstreamTls>,
 }
 
 /// Lowers `config` (already checked by `nginx::parse`).
@@ -68,6 +71,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         logs: RefCell::new(LogTargets::default()),
         req_zones: Vec::new(),
         conn_zones: Vec::new(),
+        upstream_tls: Vec::new(),
     };
     for d in config.root.iter().filter(|d| d.name == "error_log") {
         l.error_log(d)?;
@@ -103,38 +107,45 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
     }
     let mut servers = Vec::new();
     let mut listens: Vec<Listen> = Vec::new();
-    for d in body.iter().filter(|d| d.name == "server") {
+    // Per server: its certificate, and per address whether some `listen` said `ssl`.
+    let (mut certs, mut ssl) = (Vec::new(), Vec::new());
+    let server_blocks: Vec<&Directive> = body.iter().filter(|d| d.name == "server").collect();
+    for d in server_blocks.iter().copied() {
         let ix = servers.len();
-        let (server, addrs, names) = l.server(d, &settings)?;
+        let (server, addrs, names, cert) = l.server(d, &settings)?;
         servers.push(server);
-        for (addr, default, tls) in addrs {
-            let at = match listens.iter().position(|x| x.addr == addr) {
+        certs.push(cert);
+        for p in addrs {
+            let at = match listens.iter().position(|x| x.addr == p.addr) {
                 Some(i) => i,
                 None => {
                     listens.push(Listen {
-                        addr,
+                        addr: p.addr,
                         servers: Vec::new(),
                         default: ix,
                         names: NameIndex::default(),
                         tls: None,
+                        http2: false,
                     });
+                    ssl.push(false);
                     listens.len() - 1
                 }
             };
             let listen = &mut listens[at];
-            if let Some(pair) = &tls {
-                match &listen.tls {
-                    Some(p) if p != pair => {
-                        return Err(l.err(d, format!("servers with different certificates on {addr} (SNI) are not implemented yet")));
-                    }
-                    _ => listen.tls = Some(pair.clone()),
-                }
-            }
-            if default {
+            ssl[at] |= p.ssl;
+            listen.http2 |= p.http2;
+            if p.default {
                 listen.default = ix;
             }
             listen.servers.push(ix);
             listen.names.add(&names, ix);
+        }
+    }
+    for (listen, _) in listens.iter_mut().zip(&ssl).filter(|(_, s)| **s) {
+        listen.tls = ListenTls::new(&listen.servers, listen.default, &certs);
+        if listen.tls.is_none() {
+            let addr = listen.addr;
+            return Err(l.err(server_blocks[listen.default], format!("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive ({addr})")));
         }
     }
     if servers.is_empty() {
@@ -153,6 +164,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         logs: l.logs.into_inner(),
         req_zones: l.req_zones,
         conn_zones: l.conn_zones,
+        upstream_tls: l.upstream_tls,
     })
 }
 
@@ -225,7 +237,14 @@ impl Lower<'_> {
             "access_log" => return self.access_log(d, s),
             "error_log" => return Err(self.error_log_below_http(d)),
             "ssl_certificate" | "ssl_certificate_key" => return self.ssl_file(d, s),
+            "ssl_protocols" | "ssl_prefer_server_ciphers" => return self.listener_tls_setting(d),
             _ => {}
+        }
+        if s.proxy_ssl
+            .directive(d, &self.conf_dir())
+            .map_err(|m| self.err(d, m))?
+        {
+            return Ok(());
         }
         if self.access_setting(d, s)? {
             return Ok(());
@@ -313,13 +332,13 @@ impl Lower<'_> {
 
     /// The group a `proxy_pass` host names: an `upstream` block, or an implicit one-server
     /// group shared by every `proxy_pass` to the same host:port.
-    fn group_for(&mut self, d: &Directive, host: &str, port: Option<u16>) -> usize {
+    fn group_for(&mut self, d: &Directive, host: &str, port: Option<u16>, default: u16) -> usize {
         if port.is_none() {
             if let Some(i) = self.by_name.get(host) {
                 return *i;
             }
         }
-        let port = port.unwrap_or(80);
+        let port = port.unwrap_or(default);
         let key = format!("{host}:{port}");
         if let Some(i) = self.by_name.get(&key) {
             return *i;
@@ -338,12 +357,19 @@ impl Lower<'_> {
 
     fn proxy_pass(&mut self, d: &Directive) -> Result<ProxyPass, LowerError> {
         let url = arg(d, 0);
-        let Some(rest) = url.strip_prefix("http://") else {
-            return Err(self.err(
-                d,
-                format!("\"proxy_pass {url}\" is not implemented yet (only http:// URLs)"),
-            ));
+        let (rest, https) = match url.strip_prefix("http://") {
+            Some(rest) => (rest, false),
+            None => match url.strip_prefix("https://") {
+                Some(rest) => (rest, true),
+                None => {
+                    return Err(self.err(
+                        d,
+                        format!("\"proxy_pass {url}\" is not implemented yet (only http:// and https:// URLs)"),
+                    ))
+                }
+            },
         };
+        let default_port = if https { 443 } else { 80 };
         let split = rest.find(['/', '$']).unwrap_or(rest.len());
         let (authority, uri) = rest.split_at(split);
         let (host, port) = match authority.rsplit_once(':') {
@@ -360,9 +386,9 @@ impl Lower<'_> {
         if has_vars && !self.by_name.contains_key(host) && host.parse::<IpAddr>().is_err() {
             return Err(self.err(d, "\"proxy_pass\" with variables to a host name needs run-time resolution (resolver), not implemented yet".into()));
         }
-        let upstream = self.group_for(d, host, port);
+        let upstream = self.group_for(d, host, port, default_port);
         let proxy_host = match port {
-            Some(p) if p != 80 => format!("{host}:{p}"),
+            Some(p) if p != default_port => format!("{host}:{p}"),
             _ => host.to_owned(),
         };
         Ok(ProxyPass {
@@ -370,8 +396,10 @@ impl Lower<'_> {
             uri: (!has_vars && !uri.is_empty()).then(|| uri.to_owned()),
             uri_vars: has_vars.then_some(template),
             proxy_host,
-            proxy_port: port.unwrap_or(80),
+            proxy_port: port.unwrap_or(default_port),
             url: url.to_owned(),
+            // Set once the location's `proxy_ssl_*` are merged (`upstream_tls`).
+            tls: None,
         })
     }
 }
@@ -398,3 +426,6 @@ mod logs;
 
 #[path = "lower_access.rs"]
 mod access;
+
+#[path = "lower_tls.rs"]
+mod tls;

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use super::super::conf::{LocConf, Settings};
+use super::super::listen_tls::{CertPair, ListenParams};
 use super::super::location::{Level, Location, Matcher};
 use super::super::names::Name;
 use super::super::site::Server;
@@ -23,12 +24,8 @@ const SOCKET_ONLY: &[&str] = &[
     "fastopen=",
 ];
 
-/// A server, its addresses (default_server, certificate and key when `ssl`) and names.
-type Lowered = (
-    Server,
-    Vec<(SocketAddr, bool, Option<(String, String)>)>,
-    Vec<Name>,
-);
+/// A server, its `listen`s, names, and certificate (`ssl_certificate`, merged).
+type Lowered = (Server, Vec<ListenParams>, Vec<Name>, Option<CertPair>);
 
 impl Lower<'_> {
     pub(super) fn server(&mut self, d: &Directive, http: &Settings) -> Result<Lowered, LowerError> {
@@ -56,20 +53,18 @@ impl Lower<'_> {
         }
         if addrs.is_empty() {
             // nginx's default when no listen is given (running as root).
-            addrs.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)), false, false));
+            addrs.push(ListenParams {
+                addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80)),
+                default: false,
+                ssl: false,
+                http2: false,
+            });
         }
         s.inherit(http);
-        let mut addrs_tls = Vec::with_capacity(addrs.len());
-        for (addr, default, ssl) in addrs {
-            let tls = match (ssl, &s.ssl_cert, &s.ssl_key) {
-                (false, _, _) => None,
-                (true, Some(c), Some(k)) => Some((c.clone(), k.clone())),
-                (true, _, _) => {
-                    return Err(self.err(d, format!("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive ({addr})")));
-                }
-            };
-            addrs_tls.push((addr, default, tls));
-        }
+        let cert = match (&s.ssl_cert, &s.ssl_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            _ => None,
+        };
         let mut locations = Level::default();
         for inner in body.iter().filter(|i| i.name == "location") {
             let loc = self.location(inner, &s)?;
@@ -82,7 +77,7 @@ impl Lower<'_> {
             locations,
             conf: Arc::new(conf),
         };
-        Ok((server, addrs_tls, names))
+        Ok((server, addrs, names, cert))
     }
 
     /// `ssl_certificate` / `ssl_certificate_key`: one file each, relative names from the
@@ -123,18 +118,20 @@ impl Lower<'_> {
         Ok(())
     }
 
-    fn listen(&self, d: &Directive) -> Result<(SocketAddr, bool, bool), LowerError> {
+    fn listen(&self, d: &Directive) -> Result<ListenParams, LowerError> {
         let text = arg(d, 0);
         let addr = listen_addr(text).ok_or_else(|| {
             self.err(d, format!("listen address \"{text}\" is not implemented yet (IP addresses and ports only)"))
         })?;
-        let (mut default, mut ssl) = (false, false);
+        let (mut default, mut ssl, mut http2) = (false, false, false);
         for w in d.args.iter().skip(1) {
             let p = w.text.as_str();
             if p == "default_server" || p == "default" {
                 default = true;
             } else if p == "ssl" {
                 ssl = true;
+            } else if p == "http2" {
+                http2 = true;
             } else if !SOCKET_ONLY
                 .iter()
                 .any(|o| p == *o || (o.ends_with('=') && p.starts_with(o)))
@@ -145,7 +142,12 @@ impl Lower<'_> {
                 ));
             }
         }
-        Ok((addr, default, ssl))
+        Ok(ListenParams {
+            addr,
+            default,
+            ssl,
+            http2,
+        })
     }
 
     fn location(&mut self, d: &Directive, parent: &Settings) -> Result<Location, LowerError> {
@@ -164,6 +166,9 @@ impl Lower<'_> {
             }
         }
         s.inherit(parent);
+        if let Some(p) = proxy.as_mut() {
+            self.upstream_tls(d, &s, p)?;
+        }
         let mut nested = Level::default();
         for inner in body.iter().filter(|i| i.name == "location") {
             let loc = self.location(inner, &s)?;

@@ -25,8 +25,10 @@ pub struct Listen {
     pub servers: Vec<usize>,
     pub default: usize,
     pub names: NameIndex,
-    /// `listen ... ssl`: the certificate and key files (one pair per address).
-    pub tls: Option<(String, String)>,
+    /// `listen ... ssl`: the certificates of the address.
+    pub tls: Option<super::listen_tls::ListenTls>,
+    /// `listen ... http2`.
+    pub http2: bool,
 }
 
 /// A `server` block.
@@ -58,6 +60,8 @@ pub struct Site {
     /// `limit_req_zone`s and `limit_conn_zone`s (their state lives in `Runtime`).
     pub req_zones: Vec<super::limit_req::ZoneSpec>,
     pub conn_zones: Vec<super::limit_conn::ZoneSpec>,
+    /// TLS settings of `proxy_pass https://` (`ProxyPass::tls` indexes this list).
+    pub upstream_tls: Vec<super::proxy_ssl::UpstreamTls>,
 }
 
 /// What to do with a request.
@@ -105,9 +109,9 @@ impl Site {
         out
     }
 
-    /// The certificate and key of a bound address, when it serves TLS.
-    pub fn tls_for(&self, addr: SocketAddr) -> Option<&(String, String)> {
-        self.listens.iter().find(|l| l.addr == addr)?.tls.as_ref()
+    /// The listen entry of a bound address.
+    pub fn listen_at(&self, addr: SocketAddr) -> Option<&Listen> {
+        self.listens.iter().find(|l| l.addr == addr)
     }
 
     /// The listen entry for a connection's local address: the specific one, else the wildcard.

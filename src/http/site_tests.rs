@@ -212,12 +212,39 @@ fn access_logs_inherit_per_level_and_resolve_against_the_prefix() {
 }
 
 #[test]
+fn https_proxy_pass_defaults_to_443_and_shares_tls_settings() {
+    let s = site(
+        "proxy_ssl_server_name on;\nserver {\n listen 8080;\n location /a/ { proxy_pass https://a.test; }\n location /b/ { proxy_pass https://a.test:443/x/; }\n location /c/ { proxy_pass https://a.test:8443; }\n location /d/ { proxy_pass http://a.test; }\n}",
+    );
+    let pass = |t: &str| route(&s, t, Some("x")).0.conf.proxy.clone().unwrap();
+    let (a, b, c, d) = (pass("/a/"), pass("/b/"), pass("/c/"), pass("/d/"));
+    assert_eq!((a.proxy_host.as_str(), a.proxy_port), ("a.test", 443));
+    assert_eq!((c.proxy_host.as_str(), c.proxy_port), ("a.test:8443", 8443));
+    assert_eq!(
+        (a.tls, b.tls, c.tls, d.tls),
+        (Some(0), Some(0), Some(0), None)
+    );
+    assert_eq!(a.upstream, b.upstream);
+    assert_eq!(s.upstream_tls.len(), 1);
+    assert_eq!(s.upstream_tls[0].sni.as_deref(), Some("a.test"));
+}
+
+#[test]
 fn lowering_refusals_name_file_and_line() {
     let table = [
         (
-            "server {\n listen 8080;\n location / { proxy_pass https://127.0.0.1:9; }\n}",
-            "\"proxy_pass https://127.0.0.1:9\" is not implemented yet (only http:// URLs) in /t/nginx.conf:5",
+            "ssl_protocols TLSv1.2;\nserver {\n listen 8080;\n}",
+            "\"ssl_protocols\" without both TLSv1.2 and TLSv1.3 is not implemented yet (rustls offers exactly those) in /t/nginx.conf:3",
         ),
+        (
+            "server {\n listen 8080;\n location / { proxy_pass https://a.test; proxy_ssl_verify on; proxy_ssl_trusted_certificate ca.pem; }\n}",
+            "\"proxy_ssl_verify on\" without \"proxy_ssl_server_name on\" is not implemented yet (tollgate verifies the name it sends as SNI) in /t/nginx.conf:5",
+        ),
+        (
+            "server {\n listen 8080;\n location / {\n proxy_ssl_ciphers HIGH;\n proxy_pass https://a.test; }\n}",
+            "\"proxy_ssl_ciphers\" other than DEFAULT is not implemented yet (rustls' cipher suites are used) in /t/nginx.conf:6",
+        ),
+
         (
             "server {\n listen 8080;\n location / {\n if (-f $uri) { return 200; }\n }\n}",
             "\"if\" condition \"-f $uri\" is not implemented yet (file tests -f/-d/-e/-x) in /t/nginx.conf:6",

@@ -154,6 +154,18 @@ const IMPLEMENTED: &[&str] = &[
     "error_page",
     "ssl_certificate",
     "ssl_certificate_key",
+    "ssl_protocols",
+    "ssl_prefer_server_ciphers",
+    "proxy_ssl_server_name",
+    "proxy_ssl_name",
+    "proxy_ssl_verify",
+    "proxy_ssl_verify_depth",
+    "proxy_ssl_trusted_certificate",
+    "proxy_ssl_certificate",
+    "proxy_ssl_certificate_key",
+    "proxy_ssl_session_reuse",
+    "proxy_ssl_protocols",
+    "proxy_ssl_ciphers",
 ];
 
 /// How tollgate treats `d` when serving.

@@ -20,6 +20,7 @@ use super::access::Timing;
 use super::limits::{self, Held};
 use super::phases;
 use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
+use super::upstream_tls::{self, PeerTls};
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute_in};
 use crate::http::script::{Reply, State};
@@ -121,7 +122,11 @@ pub async fn request_filter(
         return Ok(true);
     };
     let headers = &session.req_header().headers;
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    // HTTP/2 carries the host in `:authority` (the request URI), not in a Host header.
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| session.req_header().uri.authority().map(|a| a.as_str()));
     let decision = rt.site.route(&mut req, headers, host);
     let mut held = Held::new();
     let routed = phases::run(rt, decision, &mut req, headers, &mut held).await;
@@ -215,7 +220,7 @@ fn tries_left(rt: &Runtime, c: &GenericCtx) -> bool {
 }
 
 /// `upstream_peer`: the next server of the group, or 502 when none is live.
-pub fn upstream_peer(rt: &Runtime, c: &mut GenericCtx) -> Result<Box<HttpPeer>> {
+pub fn upstream_peer(rt: &Runtime, tls: &[PeerTls], c: &mut GenericCtx) -> Result<Box<HttpPeer>> {
     let balancer = &rt.balancers[c.upstream];
     let Some(pick) = balancer.get(&mut c.tried, Instant::now()) else {
         return Err(Error::explain(
@@ -227,7 +232,11 @@ pub fn upstream_peer(rt: &Runtime, c: &mut GenericCtx) -> Result<Box<HttpPeer>> 
     c.attempts += 1;
     let addr = balancer.peer(pick).addr;
     c.timing.attempt(addr);
-    let mut peer = HttpPeer::new(addr, false, String::new());
+    let https = c.conf.proxy.as_ref().and_then(|p| p.tls);
+    let mut peer = match https.and_then(|i| tls.get(i)) {
+        Some(t) => t.peer(addr),
+        None => HttpPeer::new(addr, false, String::new()),
+    };
     peer.options.connection_timeout = Some(c.conf.connect_timeout);
     peer.options.read_timeout = Some(c.conf.read_timeout);
     peer.options.write_timeout = Some(c.conf.send_timeout);
@@ -261,10 +270,38 @@ fn failed(rt: &Runtime, c: &mut GenericCtx, e: &Error) -> bool {
 }
 
 /// `fail_to_connect`: nothing was sent, so the request can always be replayed.
-pub fn fail_to_connect(rt: &Runtime, c: &mut GenericCtx, mut e: Box<Error>) -> Box<Error> {
+pub fn fail_to_connect(
+    rt: &Runtime,
+    session: &Session,
+    peer: &HttpPeer,
+    c: &mut GenericCtx,
+    mut e: Box<Error>,
+) -> Box<Error> {
+    if upstream_tls::is_tls_failure(&e) {
+        log_tls_failure(session, peer, c, &e);
+    }
     let retry = failed(rt, c, &e);
     e.set_retry(retry);
     e
+}
+
+/// nginx's error_log line for a failed handshake with an upstream.
+fn log_tls_failure(session: &Session, peer: &HttpPeer, c: &GenericCtx, e: &Error) {
+    let target = c.conf.proxy.as_ref().map_or_else(String::new, |pp| {
+        let client = &session.req_header().headers;
+        forward::upstream_target(&c.conf, pp, &c.req, client, &c.state)
+    });
+    let h = session.req_header();
+    log::error!(
+        "{} while SSL handshaking to upstream, client: {}, server: {}, request: \"{} {} HTTP/1.1\", upstream: \"https://{}{target}\", host: \"{}\"",
+        upstream_tls::failure_text(e, &peer.sni),
+        c.req.remote.map_or_else(String::new, |a| a.ip().to_string()),
+        c.req.server_name,
+        c.req.method,
+        c.req.request_uri,
+        peer._address,
+        h.headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or(""),
+    );
 }
 
 /// `error_while_proxy`: retried only before the response header, with a complete retry

@@ -15,6 +15,7 @@ mod limits;
 pub mod logs;
 mod phases;
 mod reply;
+mod upstream_tls;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ enum Mode {
     Nginx {
         rt: Arc<Runtime>,
         llm: Vec<Arc<Gateway>>,
+        /// Indexed like `Site::upstream_tls`.
+        tls: Arc<[upstream_tls::PeerTls]>,
     },
 }
 
@@ -62,11 +65,17 @@ impl Tollgate {
         }
     }
 
-    /// Serves a lowered nginx configuration, with the gateways of its `llm_gateway`s.
-    pub fn nginx(runtime: Arc<Runtime>, llm: Vec<Arc<Gateway>>) -> Self {
-        Tollgate {
-            mode: Mode::Nginx { rt: runtime, llm },
-        }
+    /// Serves a lowered nginx configuration, with the gateways of its `llm_gateway`s; fails
+    /// when the files of `proxy_ssl_*` cannot be loaded.
+    pub fn nginx(runtime: Arc<Runtime>, llm: Vec<Arc<Gateway>>) -> Result<Self, String> {
+        let tls = upstream_tls::load(&runtime.site)?;
+        Ok(Tollgate {
+            mode: Mode::Nginx {
+                rt: runtime,
+                llm,
+                tls,
+            },
+        })
     }
 
     fn generic<'a>(&'a self, ctx: &'a mut Ctx) -> Option<(&'a Runtime, &'a mut GenericCtx)> {
@@ -100,7 +109,7 @@ impl ProxyHttp for Tollgate {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let (gateway, keepalive_secs, path) = match &self.mode {
-            Mode::Nginx { rt, llm } => {
+            Mode::Nginx { rt, llm, .. } => {
                 let done = generic::request_filter(rt, session, &mut ctx.generic, &mut ctx.llm);
                 let done = done.await?;
                 let Some((i, path)) = ctx.llm.take() else {
@@ -129,19 +138,22 @@ impl ProxyHttp for Tollgate {
     }
 
     async fn upstream_peer(&self, _s: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        let Mode::Nginx { tls, .. } = &self.mode else {
+            return Err(no_upstream());
+        };
         let (rt, c) = self.generic(ctx).ok_or_else(no_upstream)?;
-        generic::upstream_peer(rt, c)
+        generic::upstream_peer(rt, tls, c)
     }
 
     fn fail_to_connect(
         &self,
-        _session: &mut Session,
-        _peer: &HttpPeer,
+        session: &mut Session,
+        peer: &HttpPeer,
         ctx: &mut Self::CTX,
         e: Box<Error>,
     ) -> Box<Error> {
         match self.generic(ctx) {
-            Some((rt, c)) => generic::fail_to_connect(rt, c, e),
+            Some((rt, c)) => generic::fail_to_connect(rt, session, peer, c, e),
             None => e,
         }
     }

@@ -55,10 +55,17 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
+fn serve(name: &str, mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    serve_stream(name, &mut stream, "").map(|_| ())
+}
+
+/// Answers one request read from `stream`; `extra` is appended to the JSON record (the TLS
+/// echo's `,"sni":...` fields). `Ok(true)`: the request asked to keep the connection open
+/// (`X-Echo-Keepalive`, answered with `Connection: keep-alive`).
+pub fn serve_stream<S: Read + Write>(name: &str, stream: S, extra: &str) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.trim_end().splitn(3, ' ');
@@ -107,10 +114,11 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
             body.extend_from_slice(&chunk[..n]);
         }
     }
-    let mut out = stream;
+    let out = reader.get_mut();
     if get("x-echo-close").iter().any(|v| v == name) {
-        return Ok(());
+        return Ok(false);
     }
+    let keepalive = !get("x-echo-keepalive").is_empty();
     for v in get("x-echo-delay") {
         if let Some(ms) = v
             .strip_prefix(&format!("{name}="))
@@ -128,7 +136,7 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
             out.flush()?;
             thread::sleep(Duration::from_millis(300));
         }
-        return Ok(());
+        return Ok(false);
     }
     let status = get("x-echo-status")
         .first()
@@ -139,7 +147,7 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
         .map(|(k, v)| format!("[{},{}]", json_str(k), json_str(v)))
         .collect();
     let record = format!(
-        "{{\"server\":{},\"method\":{},\"target\":{},\"version\":{},\"headers\":[{}],\"body\":{}}}",
+        "{{\"server\":{},\"method\":{},\"target\":{},\"version\":{},\"headers\":[{}],\"body\":{}{extra}}}",
         json_str(name),
         json_str(&method),
         json_str(&target),
@@ -148,8 +156,9 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
         json_str(&String::from_utf8_lossy(&body)),
     );
     let mut head = format!(
-        "{version} {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nServer: echo\r\nX-Pad: pad\r\n",
-        record.len()
+        "{version} {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\nServer: echo\r\nX-Pad: pad\r\n",
+        record.len(),
+        if keepalive { "keep-alive" } else { "close" },
     );
     for extra in get("x-echo-header") {
         head.push_str(&extra);
@@ -158,5 +167,6 @@ fn serve(name: &str, stream: TcpStream) -> std::io::Result<()> {
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
     out.write_all(record.as_bytes())?;
-    out.flush()
+    out.flush()?;
+    Ok(keepalive)
 }
