@@ -128,16 +128,14 @@ async fn relay_events(
                 return fail_stream(ds, e).await;
             }
         };
-        for ev in events {
-            ended |= is_last_event(&ev);
-            let Some(ev) = relay::metered(log, ev) else {
-                continue;
-            };
-            if ds.write_body(ev, false).await.is_err() {
-                // The client left: stop the generation upstream too.
-                ex.abandon().await;
-                return Err(GatewayError::ClientClosed);
-            }
+        ended |= events.iter().any(|ev| is_last_event(ev));
+        let Some(body) = relay::metered_batch(log, events) else {
+            continue;
+        };
+        if ds.write_body(body, false).await.is_err() {
+            // The client left: stop the generation upstream too.
+            ex.abandon().await;
+            return Err(GatewayError::ClientClosed);
         }
     }
     if let Some(mut rest) = decoder.finish().map(|b| b.to_vec()) {
