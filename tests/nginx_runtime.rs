@@ -10,6 +10,8 @@ mod common;
 mod echo;
 #[path = "nginx/runtime/harness.rs"]
 mod harness;
+#[path = "nginx/runtime/static_files.rs"]
+mod static_files;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +50,8 @@ fn setup(name: &str) -> Setup {
         .replace("{U2}", &u[1].to_string())
         .replace("{U3}", &u[2].to_string())
         .replace("{DEAD1}", &dead[0].to_string())
-        .replace("{DEAD2}", &dead[1].to_string());
+        .replace("{DEAD2}", &dead[1].to_string())
+        .replace("{DIR}", &dir.path().display().to_string());
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, text).unwrap();
     Setup {
@@ -129,6 +132,15 @@ fn observe(r: &Resp) -> Observed {
 /// Runs `reqs` against nginx, then tollgate, asserts every observation is equal, and
 /// returns nginx's responses.
 fn differential(s: &Setup, reqs: &[Req]) -> Vec<Resp> {
+    differential_by(s, reqs, observe)
+}
+
+/// [`differential`] comparing what `observe` extracts.
+fn differential_by<O: PartialEq + std::fmt::Debug>(
+    s: &Setup,
+    reqs: &[Req],
+    observe: impl Fn(&Resp) -> O,
+) -> Vec<Resp> {
     let nginx: Vec<Resp> = {
         let p = Proc::nginx(s.dir.path(), &s.conf, s.port);
         let r = reqs.iter().map(|q| send(s.port, q)).collect();

@@ -18,6 +18,7 @@ use super::auth_basic::AuthBasic;
 use super::error_page::ErrorPage;
 use super::log_format::AccessLog;
 use super::script::Op;
+use super::static_files::{Files, StaticSettings};
 use super::vars::Template;
 use super::{limit_conn, limit_req};
 
@@ -105,6 +106,8 @@ pub struct Settings {
     /// `ssl_certificate` / `ssl_certificate_key` (absolute paths).
     pub ssl_cert: Option<String>,
     pub ssl_key: Option<String>,
+    /// `root`, `alias`, `index`, `try_files`, ... (`static_files` owns their inheritance).
+    pub statics: StaticSettings,
 }
 
 impl Settings {
@@ -148,6 +151,7 @@ impl Settings {
         take(&mut self.error_pages, &parent.error_pages);
         take(&mut self.ssl_cert, &parent.ssl_cert);
         take(&mut self.ssl_key, &parent.ssl_key);
+        self.statics.inherit(&parent.statics);
     }
 }
 
@@ -208,6 +212,8 @@ pub struct LocConf {
     /// The access phase (see `Access`).
     pub access: Access,
     pub error_pages: Arc<[ErrorPage]>,
+    /// How a location without `proxy_pass` serves files.
+    pub files: Arc<Files>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -338,6 +344,7 @@ impl LocConf {
                 },
             },
             error_pages: s.error_pages.clone().unwrap_or_default().into(),
+            files: Arc::new(s.statics.finish()),
         })
     }
 

@@ -93,6 +93,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
     }
     let mut settings = Settings::default();
+    settings.statics.prefix = Some(config.prefix.clone());
     for d in body {
         match d.name.as_str() {
             "upstream" | "server" | "map" | "log_format" | "limit_req_zone" | "limit_conn_zone" => {
@@ -231,6 +232,11 @@ impl Lower<'_> {
             return Ok(());
         }
         if directives::setting(d, s, &self.users).map_err(|m| self.err(d, m))? {
+            return Ok(());
+        }
+        if super::static_files::setting(d, &mut s.statics, &self.users)
+            .map_err(|m| self.err(d, m))?
+        {
             return Ok(());
         }
         if let Some(script) = script {

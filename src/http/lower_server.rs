@@ -163,16 +163,15 @@ impl Lower<'_> {
                 _ => self.plain(inner, &mut s, Some(&mut script))?,
             }
         }
+        let regex = matches!(matcher, Matcher::Regex(_));
+        s.statics.bind_alias(matcher_name(&matcher).len(), regex);
         s.inherit(parent);
         let mut nested = Level::default();
         for inner in body.iter().filter(|i| i.name == "location") {
             let loc = self.location(inner, &s)?;
             push(&mut nested, loc);
         }
-        let name = match &matcher {
-            Matcher::Exact(p) | Matcher::Prefix { path: p, .. } | Matcher::Named(p) => p.clone(),
-            Matcher::Regex(re) => re.as_str().to_owned(),
-        };
+        let name = matcher_name(&matcher).to_owned();
         let is_static = matches!(matcher, Matcher::Exact(_) | Matcher::Prefix { .. });
         let auto_redirect = is_static && proxy.is_some() && name.ends_with('/');
         if llm.is_some() && proxy.is_some() {
@@ -231,6 +230,14 @@ impl Lower<'_> {
                 noregex: false,
             }),
         }
+    }
+}
+
+/// The location's name (`clcf->name`).
+fn matcher_name(m: &Matcher) -> &str {
+    match m {
+        Matcher::Exact(p) | Matcher::Prefix { path: p, .. } | Matcher::Named(p) => p,
+        Matcher::Regex(re) => re.as_str(),
     }
 }
 

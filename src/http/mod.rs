@@ -23,6 +23,7 @@ pub mod names;
 pub mod runtime;
 pub mod script;
 pub mod site;
+pub mod static_files;
 pub mod upstream;
 pub mod uri;
 pub mod vars;

@@ -33,6 +33,7 @@ fn answer(site: &Site, target: &str) -> String {
     match route(site, target, Some("x")).0.action {
         Action::Reply(r) => format!("{} {}", r.status, r.body.or(r.location).unwrap_or_default()),
         Action::Proxy(_) => "proxy".into(),
+        Action::Static => "static".into(),
     }
 }
 

@@ -154,6 +154,16 @@ const IMPLEMENTED: &[&str] = &[
     "error_page",
     "ssl_certificate",
     "ssl_certificate_key",
+    "root",
+    "alias",
+    "index",
+    "try_files",
+    "etag",
+    "if_modified_since",
+    "max_ranges",
+    "log_not_found",
+    "autoindex",
+    "disable_symlinks",
 ];
 
 /// How tollgate treats `d` when serving.

@@ -20,6 +20,7 @@ use super::access::Timing;
 use super::limits::{self, Held};
 use super::phases;
 use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
+use super::static_serve;
 use crate::http::conf::LocConf;
 use crate::http::forward::{self, absolute_in};
 use crate::http::script::{Reply, State};
@@ -137,9 +138,21 @@ pub async fn request_filter(
         }
         Action::Reply(r) => {
             let challenge = routed.realm.map(|r| format!("Basic realm=\"{r}\""));
-            let written = write_reply_with(session, &conf, &req, &r, challenge.as_deref()).await;
+            let extra = challenge
+                .as_deref()
+                .map(|c| (http::header::WWW_AUTHENTICATE, c));
+            let written = write_reply_with(session, &conf, &req, &r, extra).await;
             *ctx = Some(GenericCtx::replied(req, conf, timing, held));
             written?;
+            return Ok(true);
+        }
+        Action::Static => {
+            let Some(hit) = routed.file else {
+                return Err(Error::explain(ErrorType::InternalError, "no file opened"));
+            };
+            let sent = static_serve::send(session, &conf, &req, hit, routed.status).await;
+            *ctx = Some(GenericCtx::replied(req, conf, timing, held));
+            sent?;
             return Ok(true);
         }
         Action::Proxy(state) => state,

@@ -15,6 +15,7 @@ mod limits;
 pub mod logs;
 mod phases;
 mod reply;
+mod static_serve;
 
 use std::sync::Arc;
 
