@@ -769,6 +769,38 @@ fn error_page_redirects_like_nginx() {
 }
 
 #[test]
+fn error_page_after_proxying_like_nginx() {
+    let s = setup("error_page_upstream.conf");
+    std::fs::create_dir_all(s.dir.path().join("html")).unwrap();
+    std::fs::write(s.dir.path().join("html/page.txt"), "static page\n").unwrap();
+    let reqs = vec![
+        get("/dead/a?q=1"),
+        get("/deadcode/a"),
+        get("/deadeq/a"),
+        get("/deadfile/a"),
+        get("/deadnamed/a"),
+        get("/deadext/a"),
+        get("/slow/a").header("X-Echo-Delay", "u1=1500"),
+        get("/big/a").post("more than ten bytes"),
+        get("/big/a").post_chunked("more than ten bytes"),
+        get("/icpt/a").header("X-Echo-Status", "404"),
+        get("/icpt/a").header("X-Echo-Status", "500"),
+        get("/icpt/a").header("X-Echo-Status", "403"),
+        get("/noicpt/a").header("X-Echo-Status", "404"),
+        get("/icpt/a"),
+    ];
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [502, 503, 200, 502, 502, 302, 200, 413, 413, 200, 500, 403, 404, 200]
+    );
+    assert_eq!(nginx[0].body, "page /errors/dead x=1\n");
+    assert_eq!(nginx[3].body, "static page\n");
+    assert_eq!(nginx[4].body, "named /deadnamed/a\n");
+}
+
+#[test]
 fn error_log_receives_the_servers_own_lines_like_nginx() {
     let s = setup("error_log.conf");
     let reqs = [get("/deny/a"), get("/ok/a")];

@@ -81,6 +81,7 @@ pub struct Settings {
     pub buffering: Option<bool>,
     pub request_buffering: Option<bool>,
     pub redirect_default: Option<bool>,
+    pub intercept_errors: Option<bool>,
     pub max_body: Option<u64>,
     pub add_headers: Option<Vec<AddHeader>>,
     pub default_type: Option<String>,
@@ -131,6 +132,7 @@ impl Settings {
         take(&mut self.buffering, &parent.buffering);
         take(&mut self.request_buffering, &parent.request_buffering);
         take(&mut self.redirect_default, &parent.redirect_default);
+        take(&mut self.intercept_errors, &parent.intercept_errors);
         take(&mut self.max_body, &parent.max_body);
         take(&mut self.add_headers, &parent.add_headers);
         take(&mut self.default_type, &parent.default_type);
@@ -197,6 +199,8 @@ pub struct LocConf {
     pub request_buffering: bool,
     /// `proxy_redirect default`: (prefix sent by the upstream, replacement).
     pub redirect: Option<(String, String)>,
+    /// `proxy_intercept_errors`: an upstream status >= 300 with an `error_page` gets the page.
+    pub intercept_errors: bool,
     pub max_body: u64,
     pub add_headers: Arc<[AddHeader]>,
     pub default_type: String,
@@ -314,6 +318,7 @@ impl LocConf {
             buffering: s.buffering.unwrap_or(true),
             request_buffering: s.request_buffering.unwrap_or(true),
             redirect,
+            intercept_errors: s.intercept_errors.unwrap_or(false),
             max_body: s.max_body.unwrap_or(1024 * 1024),
             add_headers: s.add_headers.clone().unwrap_or_default().into(),
             default_type: s

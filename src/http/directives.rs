@@ -52,6 +52,7 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
         "proxy_next_upstream" => s.next = Some(next_upstream(d)?),
         "proxy_buffering" => s.buffering = Some(flag(d)),
         "proxy_request_buffering" => s.request_buffering = Some(flag(d)),
+        "proxy_intercept_errors" => s.intercept_errors = Some(flag(d)),
         "proxy_redirect" => match (arg(d, 0), d.args.len()) {
             ("default", 1) => s.redirect_default = Some(true),
             ("off", 1) => s.redirect_default = Some(false),

@@ -248,8 +248,8 @@ fn lowering_refusals_name_file_and_line() {
             "access_log parameter \"gzip=1\" is not implemented yet in /t/nginx.conf:5",
         ),
         (
-            "server {\n listen 8080;\n error_page 500 502 /50x.html;\n}",
-            "\"error_page 500\" is not implemented yet (500, 502, 504 and 413 also arise after proxying started) in /t/nginx.conf:5",
+            "server {\n listen 8080;\n location / { autoindex on; }\n}",
+            "\"autoindex on\" is not implemented yet (directory listings) in /t/nginx.conf:5",
         ),
         (
             "server {\n listen 8080;\n error_log /tmp/e.log;\n}",

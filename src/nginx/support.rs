@@ -164,6 +164,7 @@ const IMPLEMENTED: &[&str] = &[
     "log_not_found",
     "autoindex",
     "disable_symlinks",
+    "proxy_intercept_errors",
 ];
 
 /// How tollgate treats `d` when serving.
