@@ -800,6 +800,70 @@ fn error_page_after_proxying_like_nginx() {
     assert_eq!(nginx[4].body, "named /deadnamed/a\n");
 }
 
+fn is_request_id(v: &str) -> bool {
+    v.len() == 32
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The id a response carries in X-Id and the one its upstream received.
+fn ids(r: &Resp) -> (String, String) {
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let sent = json["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p[0].as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("x-id"))
+        })
+        .map(|p| p[1].as_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.header("x-id").unwrap_or("").to_owned(), sent)
+}
+
+#[test]
+fn request_id_is_one_random_value_per_request_like_nginx() {
+    let s = setup("request_id.conf");
+    let check = |port: u16| {
+        let a = send(port, &get("/a"));
+        let b = send(port, &get("/b"));
+        let (ha, ua) = ids(&a);
+        let (hb, ub) = ids(&b);
+        assert!(is_request_id(&ha), "{ha:?}");
+        assert_eq!(ha, ua);
+        assert_eq!(hb, ub);
+        assert_ne!(ha, hb);
+        let r = send(port, &get("/r"));
+        assert!(is_request_id(r.body.trim_end()), "{:?}", r.body);
+    };
+    {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        check(s.port);
+    }
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    check(s.port);
+    // No access_log anywhere: nginx's default, combined, under the prefix.
+    let path = s.dir.path().join("logs/access.log");
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        lines = text.lines().map(str::to_owned).collect::<Vec<_>>();
+        if lines.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[2].starts_with("127.0.0.1 - - ["), "{}", lines[2]);
+    assert!(
+        lines[2].contains("] \"GET /r HTTP/1.1\" 200 33 \"-\" \"-\""),
+        "{}",
+        lines[2]
+    );
+}
+
 #[test]
 fn error_log_receives_the_servers_own_lines_like_nginx() {
     let s = setup("error_log.conf");

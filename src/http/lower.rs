@@ -102,6 +102,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
             _ => l.plain(d, &mut settings, None)?,
         }
     }
+    l.default_access_log(&mut settings);
     let mut servers = Vec::new();
     let mut listens: Vec<Listen> = Vec::new();
     for d in body.iter().filter(|d| d.name == "server") {

@@ -187,6 +187,18 @@ fn lower_error(http: &str) -> String {
 }
 
 #[test]
+fn without_access_log_nginx_logs_combined_under_the_prefix() {
+    let s = site("server {\n listen 8080;\n location /off/ { access_log off; }\n}");
+    assert_eq!(s.logs.access, ["/logs/access.log"]);
+    let (d, _) = route(&s, "/x", Some("x"));
+    assert_eq!(d.conf.access_logs.len(), 1);
+    let (d, _) = route(&s, "/off/x", Some("x"));
+    assert!(d.conf.access_logs.is_empty());
+    let s = site("access_log off;\nserver {\n listen 8080;\n}");
+    assert!(s.logs.access.is_empty());
+}
+
+#[test]
 fn access_logs_inherit_per_level_and_resolve_against_the_prefix() {
     let s = site(
         "log_format f '$status';\naccess_log a.log;\nerror_log /e.log warn;\nserver {\n listen 8080;\n location /own/ { access_log /b.log f; access_log a.log; }\n location /off/ { access_log off; }\n location /inh/ { }\n}",
@@ -228,8 +240,8 @@ fn lowering_refusals_name_file_and_line() {
             "\"proxy_redirect\" with explicit replacements is not implemented yet in /t/nginx.conf:5",
         ),
         (
-            "server {\n listen 8080;\n return 200 $request_id;\n}",
-            "variable \"$request_id\" is not implemented yet in /t/nginx.conf:5",
+            "server {\n listen 8080;\n return 200 $request_time;\n}",
+            "variable \"$request_time\" is not implemented yet in /t/nginx.conf:5",
         ),
         (
             "upstream u { server 127.0.0.1:9 max_conns=3; }\nserver { listen 8080; }",
