@@ -79,7 +79,8 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
         "default_type" => s.default_type = Some(arg(d, 0).to_owned()),
         "error_page" => {
             let words: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
-            let page = super::error_page::ErrorPage::parse(&words, users)?;
+            let mut page = super::error_page::ErrorPage::parse(&words, users)?;
+            (page.file, page.line) = (d.file, d.line);
             s.error_pages.get_or_insert_with(Vec::new).push(page);
         }
         "types" => {

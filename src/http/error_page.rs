@@ -27,6 +27,9 @@ pub struct ErrorPage {
     pub codes: Vec<u16>,
     pub overwrite: Overwrite,
     pub target: Template,
+    /// Where the directive is written (index into the configuration's files, line).
+    pub file: usize,
+    pub line: usize,
 }
 
 /// Where an intercepted response goes, the target evaluated.
@@ -67,6 +70,8 @@ impl ErrorPage {
             codes: list,
             overwrite,
             target: Template::parse(target, users)?,
+            file: 0,
+            line: 0,
         })
     }
 

@@ -405,3 +405,6 @@ mod logs;
 
 #[path = "lower_access.rs"]
 mod access;
+
+#[path = "lower_pages.rs"]
+mod pages;

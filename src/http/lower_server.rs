@@ -75,6 +75,7 @@ impl Lower<'_> {
             let loc = self.location(inner, &s)?;
             push(&mut locations, loc);
         }
+        self.check_error_pages(&locations)?;
         let conf = LocConf::finish(&s, "", None, Vec::new()).map_err(|m| self.err(d, m))?;
         let server = Server {
             name: first_name.unwrap_or_default(),

@@ -260,6 +260,10 @@ fn lowering_refusals_name_file_and_line() {
             "access_log parameter \"gzip=1\" is not implemented yet in /t/nginx.conf:5",
         ),
         (
+            "server {\n listen 8080;\n location /u/ { proxy_pass http://127.0.0.1:9; }\n location /p/ {\n  error_page 502 /u/x;\n  proxy_pass http://127.0.0.1:9;\n }\n}",
+            "\"error_page\" to \"/u/x\", a proxied location, for a status that arises after proxying is not implemented yet (a static file, \"return\" or a named location with \"return\" works) in /t/nginx.conf:7",
+        ),
+        (
             "server {\n listen 8080;\n location / { autoindex on; }\n}",
             "\"autoindex on\" is not implemented yet (directory listings) in /t/nginx.conf:5",
         ),
