@@ -41,7 +41,7 @@ async fn llm_gateway_locations_serve_the_llm_pipeline() {
     std::fs::write(
         &conf,
         format!(
-            "pid {dir}/nginx.pid;\nevents {{}}\nhttp {{\n  server {{\n    listen 127.0.0.1:{port};\n\
+            "pid {dir}/nginx.pid;\nevents {{}}\nhttp {{\n  access_log off;\n  server {{\n    listen 127.0.0.1:{port};\n\
              \x20   location /v1/ {{ llm_gateway ai.yaml; }}\n\
              \x20   location /ai/ {{ rewrite ^/ai(/.*)$ $1 break; llm_gateway ai.yaml; }}\n\
              \x20   location / {{ return 200 \"plain\"; }}\n  }}\n}}\n",

@@ -10,6 +10,8 @@ mod common;
 mod echo;
 #[path = "nginx/runtime/harness.rs"]
 mod harness;
+#[path = "nginx/runtime/static_files.rs"]
+mod static_files;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +50,8 @@ fn setup(name: &str) -> Setup {
         .replace("{U2}", &u[1].to_string())
         .replace("{U3}", &u[2].to_string())
         .replace("{DEAD1}", &dead[0].to_string())
-        .replace("{DEAD2}", &dead[1].to_string());
+        .replace("{DEAD2}", &dead[1].to_string())
+        .replace("{DIR}", &dir.path().display().to_string());
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, text).unwrap();
     Setup {
@@ -129,6 +132,15 @@ fn observe(r: &Resp) -> Observed {
 /// Runs `reqs` against nginx, then tollgate, asserts every observation is equal, and
 /// returns nginx's responses.
 fn differential(s: &Setup, reqs: &[Req]) -> Vec<Resp> {
+    differential_by(s, reqs, observe)
+}
+
+/// [`differential`] comparing what `observe` extracts.
+fn differential_by<O: PartialEq + std::fmt::Debug>(
+    s: &Setup,
+    reqs: &[Req],
+    observe: impl Fn(&Resp) -> O,
+) -> Vec<Resp> {
     let nginx: Vec<Resp> = {
         let p = Proc::nginx(s.dir.path(), &s.conf, s.port);
         let r = reqs.iter().map(|q| send(s.port, q)).collect();
@@ -754,6 +766,102 @@ fn error_page_redirects_like_nginx() {
         [404, 404, 404, 200, 410, 200, 403, 302, 301, 200, 429, 404, 404]
     );
     assert_eq!(nginx[0].body, "custom page /errors/404 from=/missing/a\n");
+}
+
+#[test]
+fn error_page_after_proxying_like_nginx() {
+    let s = setup("error_page_upstream.conf");
+    std::fs::create_dir_all(s.dir.path().join("html")).unwrap();
+    std::fs::write(s.dir.path().join("html/page.txt"), "static page\n").unwrap();
+    let reqs = vec![
+        get("/dead/a?q=1"),
+        get("/deadcode/a"),
+        get("/deadeq/a"),
+        get("/deadfile/a"),
+        get("/deadnamed/a"),
+        get("/deadext/a"),
+        get("/slow/a").header("X-Echo-Delay", "u1=1500"),
+        get("/big/a").post("more than ten bytes"),
+        get("/big/a").post_chunked("more than ten bytes"),
+        get("/icpt/a").header("X-Echo-Status", "404"),
+        get("/icpt/a").header("X-Echo-Status", "500"),
+        get("/icpt/a").header("X-Echo-Status", "403"),
+        get("/noicpt/a").header("X-Echo-Status", "404"),
+        get("/icpt/a"),
+    ];
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [502, 503, 200, 502, 502, 302, 200, 413, 413, 200, 500, 403, 404, 200]
+    );
+    assert_eq!(nginx[0].body, "page /errors/dead x=1\n");
+    assert_eq!(nginx[3].body, "static page\n");
+    assert_eq!(nginx[4].body, "named /deadnamed/a\n");
+}
+
+fn is_request_id(v: &str) -> bool {
+    v.len() == 32
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The id a response carries in X-Id and the one its upstream received.
+fn ids(r: &Resp) -> (String, String) {
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let sent = json["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p[0].as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("x-id"))
+        })
+        .map(|p| p[1].as_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.header("x-id").unwrap_or("").to_owned(), sent)
+}
+
+#[test]
+fn request_id_is_one_random_value_per_request_like_nginx() {
+    let s = setup("request_id.conf");
+    let check = |port: u16| {
+        let a = send(port, &get("/a"));
+        let b = send(port, &get("/b"));
+        let (ha, ua) = ids(&a);
+        let (hb, ub) = ids(&b);
+        assert!(is_request_id(&ha), "{ha:?}");
+        assert_eq!(ha, ua);
+        assert_eq!(hb, ub);
+        assert_ne!(ha, hb);
+        let r = send(port, &get("/r"));
+        assert!(is_request_id(r.body.trim_end()), "{:?}", r.body);
+    };
+    {
+        let _p = Proc::nginx(s.dir.path(), &s.conf, s.port);
+        check(s.port);
+    }
+    wait_port_free(s.port);
+    let _p = Proc::tollgate(s.dir.path(), &s.conf, s.port);
+    check(s.port);
+    // No access_log anywhere: nginx's default, combined, under the prefix.
+    let path = s.dir.path().join("logs/access.log");
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        lines = text.lines().map(str::to_owned).collect::<Vec<_>>();
+        if lines.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[2].starts_with("127.0.0.1 - - ["), "{}", lines[2]);
+    assert!(
+        lines[2].contains("] \"GET /r HTTP/1.1\" 200 33 \"-\" \"-\""),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]

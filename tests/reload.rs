@@ -375,7 +375,7 @@ async fn nginx_config_reloads_under_load() {
     let pid_file = dir.path().join("nginx.pid");
     let write = |body: &str| {
         let text = format!(
-            "pid {};\nevents {{}}\nhttp {{\n  server {{\n    listen 127.0.0.1:{port};\n    \
+            "pid {};\nevents {{}}\nhttp {{\n  access_log off;\n  server {{\n    listen 127.0.0.1:{port};\n    \
              location / {{ return 200 \"{body}\"; }}\n  }}\n}}\n",
             pid_file.display()
         );

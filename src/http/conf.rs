@@ -18,6 +18,7 @@ use super::auth_basic::AuthBasic;
 use super::error_page::ErrorPage;
 use super::log_format::AccessLog;
 use super::script::Op;
+use super::static_files::{Files, StaticSettings};
 use super::vars::Template;
 use super::{limit_conn, limit_req};
 
@@ -82,6 +83,7 @@ pub struct Settings {
     pub buffering: Option<bool>,
     pub request_buffering: Option<bool>,
     pub redirect_default: Option<bool>,
+    pub intercept_errors: Option<bool>,
     pub max_body: Option<u64>,
     pub add_headers: Option<Vec<AddHeader>>,
     pub default_type: Option<String>,
@@ -109,6 +111,8 @@ pub struct Settings {
     pub ssl_key: Option<String>,
     /// `proxy_ssl_*`.
     pub proxy_ssl: super::proxy_ssl::ProxySsl,
+    /// `root`, `alias`, `index`, `try_files`, ... (`static_files` owns their inheritance).
+    pub statics: StaticSettings,
 }
 
 impl Settings {
@@ -132,6 +136,7 @@ impl Settings {
         take(&mut self.buffering, &parent.buffering);
         take(&mut self.request_buffering, &parent.request_buffering);
         take(&mut self.redirect_default, &parent.redirect_default);
+        take(&mut self.intercept_errors, &parent.intercept_errors);
         take(&mut self.max_body, &parent.max_body);
         take(&mut self.add_headers, &parent.add_headers);
         take(&mut self.default_type, &parent.default_type);
@@ -153,6 +158,7 @@ impl Settings {
         take(&mut self.ssl_cert, &parent.ssl_cert);
         take(&mut self.ssl_key, &parent.ssl_key);
         self.proxy_ssl.inherit(&parent.proxy_ssl);
+        self.statics.inherit(&parent.statics);
     }
 }
 
@@ -198,6 +204,8 @@ pub struct LocConf {
     pub request_buffering: bool,
     /// `proxy_redirect default`: (prefix sent by the upstream, replacement).
     pub redirect: Option<(String, String)>,
+    /// `proxy_intercept_errors`: an upstream status >= 300 with an `error_page` gets the page.
+    pub intercept_errors: bool,
     pub max_body: u64,
     pub add_headers: Arc<[AddHeader]>,
     pub default_type: String,
@@ -213,6 +221,8 @@ pub struct LocConf {
     /// The access phase (see `Access`).
     pub access: Access,
     pub error_pages: Arc<[ErrorPage]>,
+    /// How a location without `proxy_pass` serves files.
+    pub files: Arc<Files>,
 }
 
 fn header_name(name: &str) -> Result<HeaderName, String> {
@@ -313,6 +323,7 @@ impl LocConf {
             buffering: s.buffering.unwrap_or(true),
             request_buffering: s.request_buffering.unwrap_or(true),
             redirect,
+            intercept_errors: s.intercept_errors.unwrap_or(false),
             max_body: s.max_body.unwrap_or(1024 * 1024),
             add_headers: s.add_headers.clone().unwrap_or_default().into(),
             default_type: s
@@ -343,6 +354,7 @@ impl LocConf {
                 },
             },
             error_pages: s.error_pages.clone().unwrap_or_default().into(),
+            files: Arc::new(s.statics.finish()),
         })
     }
 

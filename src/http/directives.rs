@@ -52,6 +52,7 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
         "proxy_next_upstream" => s.next = Some(next_upstream(d)?),
         "proxy_buffering" => s.buffering = Some(flag(d)),
         "proxy_request_buffering" => s.request_buffering = Some(flag(d)),
+        "proxy_intercept_errors" => s.intercept_errors = Some(flag(d)),
         "proxy_redirect" => match (arg(d, 0), d.args.len()) {
             ("default", 1) => s.redirect_default = Some(true),
             ("off", 1) => s.redirect_default = Some(false),
@@ -78,7 +79,8 @@ pub fn setting(d: &Directive, s: &mut Settings, users: &UserVars) -> Result<bool
         "default_type" => s.default_type = Some(arg(d, 0).to_owned()),
         "error_page" => {
             let words: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
-            let page = super::error_page::ErrorPage::parse(&words, users)?;
+            let mut page = super::error_page::ErrorPage::parse(&words, users)?;
+            (page.file, page.line) = (d.file, d.line);
             s.error_pages.get_or_insert_with(Vec::new).push(page);
         }
         "types" => {

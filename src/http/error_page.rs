@@ -3,17 +3,12 @@
 //! external redirect) and which status the client finally sees.
 //!
 //! Owns: the directive's model and its refusals. It must not route (`site` re-runs the
-//! location search) nor answer. Only responses tollgate generates before the upstream phase
-//! (`return`, rewrites' errors, limits, access, the static 404) are intercepted, once
-//! (`recursive_error_pages off`); statuses that also arise after the upstream phase are
-//! refused at load time rather than intercepted half of the time.
+//! location search) nor answer. Statuses tollgate generates (`return`, rewrites' errors,
+//! limits, access, static files, failed or timed-out upstreams, bodies over the limit) and,
+//! with `proxy_intercept_errors on`, the upstream's own statuses are intercepted, once
+//! (`recursive_error_pages off`).
 
 use super::vars::{Template, UserVars};
-
-/// Statuses produced after proxying started (failed upstreams, bodies over the limit while
-/// streaming, internal errors): an error page for them would need a new upstream request
-/// from the failure path.
-const UPSTREAM_STAGE: &[u16] = &[413, 500, 502, 504];
 
 /// What status the client gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +27,9 @@ pub struct ErrorPage {
     pub codes: Vec<u16>,
     pub overwrite: Overwrite,
     pub target: Template,
+    /// Where the directive is written (index into the configuration's files, line).
+    pub file: usize,
+    pub line: usize,
 }
 
 /// Where an intercepted response goes, the target evaluated.
@@ -61,11 +59,6 @@ impl ErrorPage {
         let mut list = Vec::new();
         for c in codes {
             let code: u16 = c.parse().map_err(|_| format!("invalid value \"{c}\""))?;
-            if UPSTREAM_STAGE.contains(&code) {
-                return Err(format!(
-                    "\"error_page {code}\" is not implemented yet (500, 502, 504 and 413 also arise after proxying started)"
-                ));
-            }
             if code < 400 {
                 return Err(format!(
                     "\"error_page {code}\" is not implemented yet (only 4xx and 5xx statuses)"
@@ -77,6 +70,8 @@ impl ErrorPage {
             codes: list,
             overwrite,
             target: Template::parse(target, users)?,
+            file: 0,
+            line: 0,
         })
     }
 
@@ -147,10 +142,12 @@ mod tests {
     }
 
     #[test]
-    fn statuses_after_proxying_are_refused() {
+    fn statuses_after_proxying_are_accepted_redirects_are_not() {
         for c in ["500", "502", "504", "413"] {
-            assert!(page(&[c, "/x"]).unwrap_err().contains("not implemented"));
+            assert_eq!(page(&[c, "/x"]).unwrap().codes, [c.parse::<u16>().unwrap()]);
         }
-        assert!(page(&["301", "/x"]).is_err());
+        assert!(page(&["301", "/x"])
+            .unwrap_err()
+            .contains("not implemented"));
     }
 }

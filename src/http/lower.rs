@@ -97,6 +97,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
         maps.push(Map::lower(d, &l.users).map_err(|m| l.err(d, m))?);
     }
     let mut settings = Settings::default();
+    settings.statics.prefix = Some(config.prefix.clone());
     for d in body {
         match d.name.as_str() {
             "upstream" | "server" | "map" | "log_format" | "limit_req_zone" | "limit_conn_zone" => {
@@ -105,6 +106,7 @@ pub fn lower(config: &Config) -> Result<Site, LowerError> {
             _ => l.plain(d, &mut settings, None)?,
         }
     }
+    l.default_access_log(&mut settings);
     let mut servers = Vec::new();
     let mut listens: Vec<Listen> = Vec::new();
     // Per server: its certificate, and per address whether some `listen` said `ssl`.
@@ -250,6 +252,11 @@ impl Lower<'_> {
             return Ok(());
         }
         if directives::setting(d, s, &self.users).map_err(|m| self.err(d, m))? {
+            return Ok(());
+        }
+        if super::static_files::setting(d, &mut s.statics, &self.users)
+            .map_err(|m| self.err(d, m))?
+        {
             return Ok(());
         }
         if let Some(script) = script {
@@ -427,5 +434,7 @@ mod logs;
 #[path = "lower_access.rs"]
 mod access;
 
+#[path = "lower_pages.rs"]
+mod pages;
 #[path = "lower_tls.rs"]
 mod tls;

@@ -104,6 +104,25 @@ impl Lower<'_> {
         Ok(())
     }
 
+    /// Without any `access_log` at the `http` level, nginx logs `combined` to its compiled-in
+    /// path, here `<prefix>logs/access.log` (Debian's build uses /var/log/nginx/access.log);
+    /// levels with their own `access_log` replace it as usual.
+    pub(super) fn default_access_log(&self, s: &mut Settings) {
+        if s.access_logs.is_some() {
+            return;
+        }
+        let Some(format) = self.formats.get("combined").cloned() else {
+            return;
+        };
+        let path = format!("{}logs/access.log", self.config.prefix);
+        let file = self.logs.borrow_mut().file(path);
+        s.access_logs = Some(vec![AccessLog {
+            file,
+            format,
+            cond: None,
+        }]);
+    }
+
     /// `error_log file [level]` at the main or `http` level: tollgate's own log lines.
     pub(super) fn error_log(&self, d: &Directive) -> Result<(), LowerError> {
         let path = match arg(d, 0) {

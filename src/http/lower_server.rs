@@ -70,6 +70,7 @@ impl Lower<'_> {
             let loc = self.location(inner, &s)?;
             push(&mut locations, loc);
         }
+        self.check_error_pages(&locations)?;
         let conf = LocConf::finish(&s, "", None, Vec::new()).map_err(|m| self.err(d, m))?;
         let server = Server {
             name: first_name.unwrap_or_default(),
@@ -165,6 +166,8 @@ impl Lower<'_> {
                 _ => self.plain(inner, &mut s, Some(&mut script))?,
             }
         }
+        let regex = matches!(matcher, Matcher::Regex(_));
+        s.statics.bind_alias(matcher_name(&matcher).len(), regex);
         s.inherit(parent);
         if let Some(p) = proxy.as_mut() {
             self.upstream_tls(d, &s, p)?;
@@ -174,10 +177,7 @@ impl Lower<'_> {
             let loc = self.location(inner, &s)?;
             push(&mut nested, loc);
         }
-        let name = match &matcher {
-            Matcher::Exact(p) | Matcher::Prefix { path: p, .. } | Matcher::Named(p) => p.clone(),
-            Matcher::Regex(re) => re.as_str().to_owned(),
-        };
+        let name = matcher_name(&matcher).to_owned();
         let is_static = matches!(matcher, Matcher::Exact(_) | Matcher::Prefix { .. });
         let auto_redirect = is_static && proxy.is_some() && name.ends_with('/');
         if llm.is_some() && proxy.is_some() {
@@ -236,6 +236,14 @@ impl Lower<'_> {
                 noregex: false,
             }),
         }
+    }
+}
+
+/// The location's name (`clcf->name`).
+fn matcher_name(m: &Matcher) -> &str {
+    match m {
+        Matcher::Exact(p) | Matcher::Prefix { path: p, .. } | Matcher::Named(p) => p,
+        Matcher::Regex(re) => re.as_str(),
     }
 }
 

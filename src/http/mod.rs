@@ -25,6 +25,7 @@ pub mod proxy_ssl;
 pub mod runtime;
 pub mod script;
 pub mod site;
+pub mod static_files;
 pub mod upstream;
 pub mod uri;
 pub mod vars;

@@ -79,6 +79,8 @@ pub struct Decision {
 pub enum Action {
     Proxy(State),
     Reply(Reply),
+    /// The location has no handler: the content phase serves files (`static_files`).
+    Static,
 }
 
 /// nginx's limit on URI changes per request (`NGX_HTTP_MAX_URI_CHANGES`).
@@ -191,10 +193,23 @@ impl Site {
         target: Target,
         current: &Arc<LocConf>,
     ) -> Decision {
-        let server = &self.servers[server_ix];
         if req.method != "HEAD" {
             req.method = "GET".into();
         }
+        self.internal_redirect(server_ix, req, headers, target, current)
+    }
+
+    /// An internal redirect (`index`, `try_files`, `error_page`): to a URI (server rewrites
+    /// and the location search again), a named location, or an external redirect.
+    pub fn internal_redirect(
+        &self,
+        server_ix: usize,
+        req: &mut Request,
+        headers: &HeaderMap,
+        target: Target,
+        current: &Arc<LocConf>,
+    ) -> Decision {
+        let server = &self.servers[server_ix];
         let found = match target {
             Target::External(status, location) => {
                 let r = Reply {
@@ -270,8 +285,7 @@ impl Site {
                 Flow::Done if state.uri_changed => {}
                 Flow::Done => {
                     if conf.proxy.is_none() && conf.llm_gateway.is_none() {
-                        // Static files are not served: nginx would look under its root.
-                        return (conf, reply(404), true);
+                        return (conf, Action::Static, true);
                     }
                     return (conf, Action::Proxy(state), true);
                 }
@@ -295,6 +309,10 @@ fn decide(server: usize, (conf, action, content): Found3, headers: &HeaderMap) -
         Action::Proxy(state) => match body_limit(&conf, headers) {
             Some(too_large) => (too_large, false),
             None => (Action::Proxy(state), true),
+        },
+        Action::Static => match body_limit(&conf, headers) {
+            Some(too_large) => (too_large, false),
+            None => (Action::Static, true),
         },
         reply => (reply, content),
     };

@@ -36,6 +36,8 @@ pub enum Var {
     User(usize),
     /// A variable defined by `map` (index into [`Request::maps`]).
     Map(usize),
+    /// `$request_id`: 16 random bytes in hex, drawn once per request on first use.
+    RequestId,
 }
 
 /// One piece of a template.
@@ -124,6 +126,7 @@ pub fn lookup(name: &str, users: &UserVars) -> Result<Var, String> {
         "proxy_host" => Var::ProxyHost,
         "proxy_port" => Var::ProxyPort,
         "proxy_add_x_forwarded_for" => Var::ProxyAddXForwardedFor,
+        "request_id" => Var::RequestId,
         _ => return Err(format!("variable \"${name}\" is not implemented yet")),
     })
 }
@@ -250,6 +253,15 @@ pub struct Request {
     pub maps: Option<std::sync::Arc<[super::map::Map]>>,
     /// Received on a `listen ... ssl` address (`$scheme` is https).
     pub https: bool,
+    /// `$request_id`, drawn on first use (tests may set it).
+    pub request_id: std::sync::OnceLock<String>,
+}
+
+/// `$request_id` as nginx builds it: 16 random bytes as 32 lowercase hex digits.
+pub fn request_id_from(rng: &mut impl rand::RngCore) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// `$0`..`$9` of the last regex match.
@@ -362,6 +374,12 @@ impl Vars<'_> {
                 if let Some(m) = r.maps.as_deref().and_then(|m| m.get(*i)) {
                     m.eval_into(self, out);
                 }
+            }
+            Var::RequestId => {
+                let id = r
+                    .request_id
+                    .get_or_init(|| request_id_from(&mut rand::thread_rng()));
+                out.push_str(id);
             }
         }
     }

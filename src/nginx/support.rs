@@ -166,6 +166,17 @@ const IMPLEMENTED: &[&str] = &[
     "proxy_ssl_session_reuse",
     "proxy_ssl_protocols",
     "proxy_ssl_ciphers",
+    "root",
+    "alias",
+    "index",
+    "try_files",
+    "etag",
+    "if_modified_since",
+    "max_ranges",
+    "log_not_found",
+    "autoindex",
+    "disable_symlinks",
+    "proxy_intercept_errors",
 ];
 
 /// How tollgate treats `d` when serving.

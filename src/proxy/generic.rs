@@ -20,8 +20,10 @@ use super::access::Timing;
 use super::limits::{self, Held};
 use super::phases;
 use super::reply::{add_headers, local_port, standard_headers, write_reply, write_reply_with};
+use super::static_serve;
 use super::upstream_tls::{self, PeerTls};
 use crate::http::conf::LocConf;
+use crate::http::error_page::{self, ErrorPage};
 use crate::http::forward::{self, absolute_in};
 use crate::http::script::{Reply, State};
 use crate::http::upstream::{Pick, Tried};
@@ -58,6 +60,10 @@ pub struct GenericCtx {
     held: Held,
     /// `error_page`'s status for a page served by proxying.
     status: Option<u16>,
+    /// The server the request was routed to (for error pages after proxying).
+    server: usize,
+    /// `proxy_intercept_errors`: the upstream's status that an `error_page` replaces.
+    intercepted: Option<u16>,
 }
 
 impl GenericCtx {
@@ -80,6 +86,8 @@ impl GenericCtx {
             timing,
             held,
             status: None,
+            server: 0,
+            intercepted: None,
         })
     }
 }
@@ -128,6 +136,7 @@ pub async fn request_filter(
         .and_then(|h| h.to_str().ok())
         .or_else(|| session.req_header().uri.authority().map(|a| a.as_str()));
     let decision = rt.site.route(&mut req, headers, host);
+    let server = decision.server;
     let mut held = Held::new();
     let routed = phases::run(rt, decision, &mut req, headers, &mut held).await;
     let conf = routed.conf;
@@ -142,9 +151,21 @@ pub async fn request_filter(
         }
         Action::Reply(r) => {
             let challenge = routed.realm.map(|r| format!("Basic realm=\"{r}\""));
-            let written = write_reply_with(session, &conf, &req, &r, challenge.as_deref()).await;
+            let extra = challenge
+                .as_deref()
+                .map(|c| (http::header::WWW_AUTHENTICATE, c));
+            let written = write_reply_with(session, &conf, &req, &r, extra).await;
             *ctx = Some(GenericCtx::replied(req, conf, timing, held));
             written?;
+            return Ok(true);
+        }
+        Action::Static => {
+            let Some(hit) = routed.file else {
+                return Err(Error::explain(ErrorType::InternalError, "no file opened"));
+            };
+            let sent = static_serve::send(session, &conf, &req, hit, routed.status).await;
+            *ctx = Some(GenericCtx::replied(req, conf, timing, held));
+            sent?;
             return Ok(true);
         }
         Action::Proxy(state) => state,
@@ -192,6 +213,8 @@ pub async fn request_filter(
         too_large: false,
         timing,
         held,
+        server,
+        intercepted: None,
     }));
     Ok(false)
 }
@@ -374,10 +397,21 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
     Ok(())
 }
 
-/// `upstream_response_filter`: the peer answered, nothing is retried from here on.
-pub fn upstream_response(c: &mut GenericCtx, status: u16) {
+/// `upstream_response_filter`: the peer answered, nothing is retried from here on. With
+/// `proxy_intercept_errors on`, a status >= 300 that has an `error_page` ends the exchange
+/// (`fail_to_proxy` serves the page; the upstream's body is dropped).
+pub fn upstream_response(c: &mut GenericCtx, status: u16) -> Result<()> {
     c.header_received = true;
     c.timing.attempt_done(status);
+    let page = error_page::find(&c.conf.error_pages, status);
+    if c.conf.intercept_errors && status >= 300 && page.is_some() && c.status.is_none() {
+        c.intercepted = Some(status);
+        return Err(Error::explain(
+            ErrorType::HTTPStatus(status),
+            "upstream status intercepted by error_page",
+        ));
+    }
+    Ok(())
 }
 
 /// `logging`: the request is done with its peer (alive: it was not freed as failed), and
@@ -416,24 +450,84 @@ pub fn response(session: &Session, resp: &mut ResponseHeader, c: &GenericCtx) ->
     add_headers(resp, &c.conf, &c.req, &session.req_header().headers)
 }
 
-/// `fail_to_proxy`: nginx's 502/504 page, unless a response already started.
-pub async fn fail_to_proxy(session: &mut Session, c: Option<&GenericCtx>, e: &Error) -> u16 {
+/// `fail_to_proxy`: nginx's 502/504 page (or the location's `error_page` for the status,
+/// or for the upstream's intercepted one), unless a response already started.
+pub async fn fail_to_proxy(
+    session: &mut Session,
+    c: Option<(&Runtime, &mut GenericCtx)>,
+    e: &Error,
+) -> u16 {
     if session.response_written().is_some() {
         return 0;
     }
     let status = match e.etype() {
-        _ if c.is_some_and(|c| c.too_large) => 413,
+        _ if c.as_ref().is_some_and(|(_, c)| c.too_large) => 413,
         ErrorType::HTTPStatus(code) => *code,
-        _ if c.is_some_and(|c| c.timed_out) || is_timeout(e) => 504,
+        _ if c.as_ref().is_some_and(|(_, c)| c.timed_out) || is_timeout(e) => 504,
         _ if matches!(e.esource(), pingora::ErrorSource::Downstream) => return 0,
         _ => 502,
     };
     let result = match c {
-        Some(c) => write_reply(session, &c.conf, &c.req, &reply(status)).await,
-        None => Ok(()),
+        Some((rt, c)) => match error_page::find(&c.conf.error_pages, status) {
+            // Once only: a page that was itself proxied gets nginx's own page.
+            Some(page) if c.status.is_none() => {
+                let page = page.clone();
+                after_proxy_page(rt, session, c, &page, status).await
+            }
+            _ => write_reply(session, &c.conf, &c.req, &reply(status))
+                .await
+                .map(|()| status),
+        },
+        None => Ok(status),
     };
-    if result.is_err() {
-        return 0;
+    result.unwrap_or(0)
+}
+
+/// An `error_page` for a status that arose while proxying: the page is a reply or a file;
+/// proxying again from here is not implemented (nginx's page for the status is sent and
+/// the error is logged).
+async fn after_proxy_page(
+    rt: &Runtime,
+    session: &mut Session,
+    c: &mut GenericCtx,
+    page: &ErrorPage,
+    status: u16,
+) -> Result<u16> {
+    let headers = session.req_header().headers.clone();
+    let conf = Arc::clone(&c.conf);
+    let routed = phases::error_page(
+        rt,
+        c.server,
+        &conf,
+        page,
+        status,
+        &mut c.req,
+        &headers,
+        &mut c.held,
+    )
+    .await;
+    c.conf = Arc::clone(&routed.conf);
+    match routed.action {
+        Action::Reply(r) => {
+            let challenge = routed.realm.map(|r| format!("Basic realm=\"{r}\""));
+            let extra = challenge
+                .as_deref()
+                .map(|v| (http::header::WWW_AUTHENTICATE, v));
+            write_reply_with(session, &routed.conf, &c.req, &r, extra).await?;
+            Ok(r.status)
+        }
+        Action::Static => match routed.file {
+            Some(hit) => {
+                static_serve::send(session, &routed.conf, &c.req, hit, routed.status).await
+            }
+            None => Err(Error::explain(ErrorType::InternalError, "no file opened")),
+        },
+        Action::Proxy(_) => {
+            log::error!(
+                "error_page {status} to a proxied location after proxying is not implemented yet; sending the plain {status} page"
+            );
+            write_reply(session, &c.conf, &c.req, &reply(status)).await?;
+            Ok(status)
+        }
     }
-    status
 }

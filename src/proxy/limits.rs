@@ -129,6 +129,13 @@ pub async fn check(
     access(a, req, headers, &vars).await
 }
 
+/// The access phase alone, for an internal redirect: nginx runs `limit_req` and
+/// `limit_conn` once per request (`r->main->limit_*_status`).
+pub async fn check_access(conf: &LocConf, req: &Request, headers: &HeaderMap) -> Option<Denial> {
+    let vars = Vars { req, headers };
+    access(&conf.access, req, headers, &vars).await
+}
+
 /// The access phase: `allow`/`deny`, then `auth_basic`, combined per `satisfy`
 /// (`ngx_http_core_access_phase`). `Ok(None)` of a check is nginx's `NGX_DECLINED`.
 async fn access(

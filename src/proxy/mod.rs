@@ -15,6 +15,7 @@ mod limits;
 pub mod logs;
 mod phases;
 mod reply;
+mod static_serve;
 mod upstream_tls;
 
 use std::sync::Arc;
@@ -202,10 +203,10 @@ impl ProxyHttp for Tollgate {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let Some((_, c)) = self.generic(ctx) {
-            generic::upstream_response(c, upstream_response.status.as_u16());
+        match self.generic(ctx) {
+            Some((_, c)) => generic::upstream_response(c, upstream_response.status.as_u16()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
@@ -233,7 +234,7 @@ impl ProxyHttp for Tollgate {
         ctx: &mut Self::CTX,
     ) -> FailToProxy {
         let error_code = match &self.mode {
-            Mode::Nginx { .. } => generic::fail_to_proxy(session, ctx.generic.as_deref(), e).await,
+            Mode::Nginx { .. } => generic::fail_to_proxy(session, self.generic(ctx), e).await,
             Mode::Llm { .. } => default_fail_to_proxy(session, e).await,
         };
         FailToProxy {

@@ -1,5 +1,5 @@
 //! Responses the generic path writes itself (`return`, redirects, error statuses with
-//! nginx's pages, 401 challenges): status, `Server`/`Date`, Content-Type by the URI,
+//! nginx's pages, 401 challenges, 416's range): status, `Server`/`Date`, Content-Type by the URI,
 //! Content-Length, Location made absolute, `add_header`.
 //!
 //! Owns: writing those to the session. It must not decide statuses (`http` and the phases
@@ -26,13 +26,14 @@ pub async fn write_reply(
     write_reply_with(session, conf, req, r, None).await
 }
 
-/// [`write_reply`] with a `WWW-Authenticate` challenge (401 from `auth_basic`).
+/// [`write_reply`] with one more header: a `WWW-Authenticate` challenge (401 from
+/// `auth_basic`), a `Content-Range` (416).
 pub async fn write_reply_with(
     session: &mut Session,
     conf: &LocConf,
     req: &Request,
     r: &Reply,
-    challenge: Option<&str>,
+    extra: Option<(http::HeaderName, &str)>,
 ) -> Result<()> {
     let (body, content_type) = match (&r.body, forward::error_page(r.status)) {
         (Some(text), _) => (text.clone(), conf.content_type(&req.uri)),
@@ -51,8 +52,8 @@ pub async fn write_reply_with(
             absolute_in(l, &req.host, local_port(req), req.https),
         )?;
     }
-    if let Some(c) = challenge {
-        resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
+    if let Some((name, value)) = extra {
+        resp.insert_header(name, value)?;
     }
     add_headers(&mut resp, conf, req, &session.req_header().headers)?;
     let head_only = session.req_header().method == http::Method::HEAD;
