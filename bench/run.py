@@ -242,6 +242,9 @@ error_log {tmp}/{who}-error.log;
 pid {tmp}/{who}.pid;
 events {{ worker_connections 4096; }}
 http {{
+  # No access log on either side: the scenario measures proxying (both would otherwise log
+  # every request to Debian's default /var/log/nginx/access.log).
+  access_log off;
   upstream up {{ server 127.0.0.1:{up}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{port};

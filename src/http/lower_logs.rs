@@ -12,6 +12,9 @@ use super::super::vars::Template;
 use super::{arg, Lower, LowerError};
 use crate::nginx::Directive;
 
+/// Debian nginx 1.22's `--http-log-path`.
+pub(crate) const DEFAULT_ACCESS_LOG: &str = "/var/log/nginx/access.log";
+
 /// nginx's error log levels, mapped onto the `log` crate's (notice → info, crit and above →
 /// error).
 fn level(name: &str) -> Option<log::LevelFilter> {
@@ -105,8 +108,9 @@ impl Lower<'_> {
     }
 
     /// Without any `access_log` at the `http` level, nginx logs `combined` to its compiled-in
-    /// path, here `<prefix>logs/access.log` (Debian's build uses /var/log/nginx/access.log);
-    /// levels with their own `access_log` replace it as usual.
+    /// path: Debian's build (the one tollgate matches, see `-V`) uses
+    /// /var/log/nginx/access.log whatever the prefix, so a config nginx starts with, tollgate
+    /// starts with too. Levels with their own `access_log` replace it as usual.
     pub(super) fn default_access_log(&self, s: &mut Settings) {
         if s.access_logs.is_some() {
             return;
@@ -114,7 +118,7 @@ impl Lower<'_> {
         let Some(format) = self.formats.get("combined").cloned() else {
             return;
         };
-        let path = format!("{}logs/access.log", self.config.prefix);
+        let path = DEFAULT_ACCESS_LOG.to_owned();
         let file = self.logs.borrow_mut().file(path);
         s.access_logs = Some(vec![AccessLog {
             file,

@@ -187,9 +187,9 @@ fn lower_error(http: &str) -> String {
 }
 
 #[test]
-fn without_access_log_nginx_logs_combined_under_the_prefix() {
+fn without_access_log_nginx_logs_combined_to_debians_compiled_in_path() {
     let s = site("server {\n listen 8080;\n location /off/ { access_log off; }\n}");
-    assert_eq!(s.logs.access, ["/logs/access.log"]);
+    assert_eq!(s.logs.access, ["/var/log/nginx/access.log"]);
     let (d, _) = route(&s, "/x", Some("x"));
     assert_eq!(d.conf.access_logs.len(), 1);
     let (d, _) = route(&s, "/off/x", Some("x"));

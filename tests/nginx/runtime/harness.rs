@@ -64,10 +64,6 @@ impl Proc {
     }
 
     pub fn tollgate(dir: &Path, conf: &Path, port: u16) -> Proc {
-        // The default access log is `<prefix>logs/access.log` (Debian's nginx uses its
-        // compiled-in /var/log/nginx instead), and like nginx tollgate does not create
-        // directories.
-        std::fs::create_dir_all(dir.join("logs")).expect("logs directory");
         let stderr = dir.join("tollgate.stderr");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args([
