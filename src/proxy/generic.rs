@@ -369,31 +369,27 @@ pub fn upstream_request(session: &Session, up: &mut RequestHeader, c: &GenericCt
     };
     let client = &session.req_header().headers;
     let target = forward::upstream_target(&c.conf, pp, &c.req, client, &c.state);
-    up.set_raw_path(target.as_bytes())?;
     // `error_page` turned the request into a GET.
-    if up.method.as_str() != c.req.method {
-        if let Ok(m) = http::Method::from_bytes(c.req.method.as_bytes()) {
-            up.set_method(m);
-        }
-    }
-    if c.conf.http10 {
-        up.set_version(http::Version::HTTP_10);
-    }
-    let headers = forward::upstream_headers(&c.conf, &c.req, client);
-    let names: Vec<http::HeaderName> = up.headers.keys().cloned().collect();
-    for n in names {
-        up.remove_header(&n);
-    }
-    // A repeated header comes back with `None` as its name after the first value.
-    let mut last: Option<http::HeaderName> = None;
-    for (name, value) in headers {
-        if name.is_some() {
-            last = name;
-        }
-        if let Some(name) = &last {
-            up.append_header(name.clone(), value)?;
-        }
-    }
+    let method = if up.method.as_str() != c.req.method {
+        http::Method::from_bytes(c.req.method.as_bytes()).unwrap_or_else(|_| up.method.clone())
+    } else {
+        up.method.clone()
+    };
+    // A fresh header without pingora's case map, the list put in whole: the same bytes on
+    // the wire as removing and re-appending every header of pingora's copy (headers sent
+    // upstream are title-cased either way), without a case-map update per header
+    // (callgrind: ~4k instructions per request).
+    let mut parts: http::request::Parts = RequestHeader::build_no_case(method, b"/", None)?.into();
+    parts.version = if c.conf.http10 {
+        http::Version::HTTP_10
+    } else {
+        up.version
+    };
+    parts.headers = forward::upstream_headers(&c.conf, &c.req, client);
+    parts.extensions = std::mem::take(up.extensions_mut());
+    let mut fresh = RequestHeader::from(parts);
+    fresh.set_raw_path(target.as_bytes())?;
+    *up = fresh;
     Ok(())
 }
 

@@ -78,7 +78,7 @@ pub(super) fn standard_headers(resp: &mut ResponseHeader) -> Result<()> {
         resp.insert_header(http::header::SERVER, "tollgate")?;
     }
     if !resp.headers.contains_key(http::header::DATE) {
-        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let now = super::date::http_date(std::time::SystemTime::now());
         resp.insert_header(http::header::DATE, now)?;
     }
     Ok(())
