@@ -3,7 +3,8 @@
 
     python3 bench/run.py llm        # LLM chat non-stream: gateway overhead vs direct, fixed rates + saturation
     python3 bench/run.py stream     # SSE passthrough: time-to-first-token overhead, events/s vs direct
-    python3 bench/run.py proxy      # plain reverse proxy: nginx vs direct (tollgate's nginx mode: not built yet)
+    python3 bench/run.py proxy      # plain reverse proxy, same nginx.conf: tollgate vs nginx vs bare pingora vs direct
+    python3 bench/run.py instr      # instructions per request (callgrind): nginx, bare pingora, tollgate (nginx.conf, LLM)
     python3 bench/run.py streams    # many concurrent slow streams: gateway RSS per stream
     python3 bench/run.py translated # SSE through OpenAI->Anthropic translation vs passthrough: events/s, CPU per 1k tokens
     python3 bench/run.py quota      # LLM non-stream with quotas in Redis vs in memory
@@ -264,6 +265,12 @@ http {{
                                 env={**os.environ, "RUST_LOG": "warn"})
             wait_http(f"http://127.0.0.1:{port}/v1/models")
             pids[who] = p.pid
+        # The smallest pingora proxy (bench/bare): what pingora itself costs per request.
+        ports["bare"] = free_port()
+        bare = procs.start([os.path.join(BIN, "tollgate-bare-pingora"), f"127.0.0.1:{ports['bare']}",
+                            f"127.0.0.1:{up}", str(os.cpu_count())])
+        wait_http(f"http://127.0.0.1:{ports['bare']}/v1/models")
+        pids["bare"] = bare.pid
         body = chat_body(tmp, False, 16)
         d_url = f"http://127.0.0.1:{up}/v1/chat/completions"
         urls = {w: f"http://127.0.0.1:{p}/v1/chat/completions" for w, p in ports.items()}
@@ -278,8 +285,88 @@ http {{
                     cpu_pids=[pids["nginx"]] + children(pids["nginx"]))
         t = loadgen("proxy tollgate saturation", urls["tollgate"], body, connections=64, headers=direct_headers(),
                     cpu_pids=[pids["tollgate"]])
+        b = loadgen("proxy bare pingora saturation", urls["bare"], body, connections=64, headers=direct_headers(),
+                    cpu_pids=[pids["bare"]])
         rows.append(("plain proxy: nginx (via) vs direct (baseline)", "saturation, 64 conns", d, n))
         rows.append(("plain proxy (same nginx.conf): tollgate (via) vs nginx (baseline)", "saturation, 64 conns", n, t))
+        rows.append(("plain proxy: bare pingora (via) vs nginx (baseline)", "saturation, 64 conns", n, b))
+        rows.append(("plain proxy: tollgate (via) vs bare pingora (baseline)", "saturation, 64 conns", b, t))
+    finally:
+        procs.stop_all()
+
+
+INSTR = []  # (who, instructions per request, note)
+
+
+def callgrind_per_request(tmp, name, cmd, url, headers, body, n=2000):
+    """User-space instructions per request of `cmd` under callgrind: 300 warm-up requests,
+    counters zeroed, `n` requests at a low fixed rate (8 keep-alive connections), dumped.
+    Instruction counts do not depend on what else the machine runs, so they compare
+    servers exactly where wall-clock ratios are noisy."""
+    valgrind = shutil.which("valgrind")
+    out = os.path.join(tmp, f"{name}.cg")
+    procs = Procs()
+    try:
+        p = procs.start([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd)
+        wait_http(url.rsplit("/", 2)[0] + "/models", timeout=60)
+        _loadgen(f"{name} callgrind warm-up", url, body, 100, 8, 3, headers)
+        sh(["callgrind_control", "-z", str(p.pid)])
+        r = _loadgen(f"{name} callgrind", url, body, 200, 8, n / 200, headers)
+        sh(["callgrind_control", "-d", str(p.pid)])
+        with open(out + ".1") as f:
+            total = next(int(l.split()[1]) for l in f if l.startswith("summary:"))
+        done = r["ok"]
+        INSTR.append((name, total / done if done else 0, f"{done} requests, {r['errors']} errors"))
+    finally:
+        procs.stop_all()
+
+
+def scenario_instr(tmp, rows):
+    """Instructions per proxied request (callgrind, user space) for the same request through
+    nginx (one worker), the smallest pingora proxy, tollgate serving the nginx.conf, and
+    tollgate's LLM gateway (auth, model routing, metrics, usage accounting)."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("bench: instr needs valgrind (apt-get install valgrind)")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        body = chat_body(tmp, False, 16)
+        conf = lambda port, who: f"""worker_processes 1;
+error_log {tmp}/{who}-instr-error.log;
+pid {tmp}/{who}-instr.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  upstream up {{ server 127.0.0.1:{up}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+"""
+        for who in ["nginx", "bare pingora", "tollgate nginx.conf"]:
+            port = free_port()
+            path = os.path.join(tmp, f"instr-{port}.conf")
+            with open(path, "w") as f:
+                f.write(conf(port, who.split()[0]))
+            cmd = {"nginx": [nginx, "-c", path, "-p", tmp, "-g", "daemon off; master_process off;"],
+                   "bare pingora": [os.path.join(BIN, "tollgate-bare-pingora"), f"127.0.0.1:{port}",
+                                    f"127.0.0.1:{up}", "1"],
+                   "tollgate nginx.conf": [os.path.join(BIN, "tollgate"), "-c", path, "-p", tmp]}[who]
+            callgrind_per_request(tmp, who, cmd, f"http://127.0.0.1:{port}/v1/chat/completions",
+                                  direct_headers(), body)
+        gw_port, gw = start_gateway(procs, up, tmp, name="instr-gateway")
+        gw.send_signal(signal.SIGINT)
+        gw.wait(timeout=10)
+        callgrind_per_request(tmp, "tollgate LLM gateway",
+                              [os.path.join(BIN, "tollgate"), "-c", os.path.join(tmp, "instr-gateway.yaml")],
+                              f"http://127.0.0.1:{gw_port}/v1/chat/completions", auth_headers(), body)
     finally:
         procs.stop_all()
 
@@ -502,8 +589,8 @@ def main():
     which = sys.argv[1:] or ["all"]
     scenarios = {"llm": scenario_llm, "stream": scenario_stream, "proxy": scenario_proxy, "streams": scenario_streams,
                  "translated": scenario_translated, "quota": scenario_quota, "litellm": scenario_litellm,
-                 "micro": scenario_micro}
-    names = [n for n in scenarios if n not in ("litellm", "micro")] if "all" in which else which
+                 "micro": scenario_micro, "instr": scenario_instr}
+    names = [n for n in scenarios if n not in ("litellm", "micro", "instr")] if "all" in which else which
     for n in names:
         if n not in scenarios:
             raise SystemExit(f"bench: unknown scenario {n}; known: {', '.join(scenarios)} all")
@@ -526,6 +613,12 @@ def main():
           "- latencies from tollgate-loadgen (open loop: measured from each request's scheduled start)",
           "- everything (upstream mock, gateway or nginx, load generator) shares this machine's cores", "",
           table(rows), ""]
+    if INSTR:
+        base = dict((w, i) for w, i, _ in INSTR).get("nginx")
+        md += ["## Instructions per request (callgrind, user space; same request, same upstream)", "",
+               "| server | instructions/request | vs nginx | run |", "|---|---|---|---|"]
+        md += [f"| {w} | {i:,.0f} | {i / base:.2f}x | {note} |" if base else f"| {w} | {i:,.0f} | | {note} |"
+               for w, i, note in INSTR] + [""]
     if MICRO:
         md += ["## Micro benchmarks (criterion)", "", "| benchmark | result |", "|---|---|"]
         md += [f"| {n} | {t} |" for n, t in MICRO] + [""]
