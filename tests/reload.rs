@@ -901,10 +901,35 @@ fn limit_req_zone_survives_reload_like_nginx() {
             std::fs::write(&conf, nginx_conf(dir.path(), port, body, size, "")).unwrap();
         };
         write("v1", "1m");
+        // Real nginx with its master process (a single-process nginx does not reload
+        // reliably), stopped by SIGTERM so its workers go too.
         let proc = if nginx {
-            harness::Proc::nginx(dir.path(), &conf, port)
+            let d = dir.path().display();
+            let globals = format!(
+                "daemon off; user root; pid {d}/nginx.pid; error_log {d}/nginx-error.log notice;"
+            );
+            let child = std::process::Command::new(harness::NGINX)
+                .args([
+                    "-p",
+                    &format!("{d}/"),
+                    "-c",
+                    conf.to_str().unwrap(),
+                    "-g",
+                    &globals,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start nginx");
+            Server {
+                nginx: Some(child),
+                _tollgate: None,
+            }
         } else {
-            harness::Proc::tollgate(dir.path(), &conf, port)
+            Server {
+                nginx: None,
+                _tollgate: Some(harness::Proc::tollgate(dir.path(), &conf, port)),
+            }
         };
         // nginx's pid from -g; tollgate's default logs/nginx.pid under the prefix.
         let pid_file = if nginx {
@@ -912,9 +937,38 @@ fn limit_req_zone_survives_reload_like_nginx() {
         } else {
             dir.path().join("logs/nginx.pid")
         };
-        let pid = read_pid(&pid_file).expect("pid file");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            match read_pid(&pid_file) {
+                Some(pid) if up => break pid,
+                _ => {
+                    assert!(std::time::Instant::now() < deadline, "server did not start");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
         let limited = || harness::send(port, &harness::Req::get("/limited/a.txt")).status;
-        let reload = |body: &str, size: &str| {
+        // nginx's old worker may still accept a connection or two after the new one
+        // answers: wait until it has exited (one more "exited" line in the log per reload).
+        let old_workers_gone = |reloads: usize| {
+            let log = dir.path().join("nginx-error.log");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while nginx
+                && std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .matches("exited with code")
+                    .count()
+                    < reloads
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "old nginx worker stays"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let reload = |body: &str, size: &str, reloads: usize| {
             write(body, size);
             let status = std::process::Command::new("kill")
                 .args(["-HUP", &pid.to_string()])
@@ -926,11 +980,12 @@ fn limit_req_zone_survives_reload_like_nginx() {
                 assert!(std::time::Instant::now() < deadline, "{body} never served");
                 std::thread::sleep(Duration::from_millis(20));
             }
+            old_workers_gone(reloads);
         };
         let mut out = vec![limited(), limited()];
-        reload("v2", "1m");
+        reload("v2", "1m", 1);
         out.push(limited());
-        reload("v3", "2m");
+        reload("v3", "2m", 2);
         out.push(limited());
         out.push(limited());
         drop(proc);
@@ -939,4 +994,28 @@ fn limit_req_zone_survives_reload_like_nginx() {
     let nginx = statuses(true);
     assert_eq!(nginx, [200, 503, 503, 200, 503], "nginx");
     assert_eq!(statuses(false), nginx, "tollgate");
+}
+
+/// A server of the differential test, stopped when dropped.
+struct Server {
+    nginx: Option<std::process::Child>,
+    _tollgate: Option<harness::Proc>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.nginx {
+            // SIGTERM: the master stops its workers before exiting.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
