@@ -1019,3 +1019,52 @@ impl Drop for Server {
         }
     }
 }
+
+/// The in-memory quota counters carry over an in-process reload whose quota store settings
+/// are unchanged, even when the limits change (the new limits count what was used).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_counters_survive_an_in_process_reload() {
+    let yaml = |limit: u32, extra_model: &str| {
+        format!(
+            "listen: [\"{{listen}}\"]\nadmin: {{ listen: \"{{admin}}\" }}\nserver: {{ threads: 2 }}\n\
+             providers:\n  demo: {{ kind: mock }}\nmodels:\n  demo: {{ targets: [ {{ provider: demo }} ] }}\n\
+             {extra_model}keys:\n  - {{ name: all, key: {KEY_ALL} }}\n\
+             quota:\n  store: memory\n  limits:\n    - {{ requests: {limit}, per: hour }}\n"
+        )
+    };
+    let gw = start_gateway(yaml(2, "")).await;
+    let chat = || async {
+        client()
+            .post(gw.url("/v1/chat/completions"))
+            .header("authorization", format!("Bearer {KEY_ALL}"))
+            .json(&json!({"model": "demo", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let reload = |text: String, n: usize| {
+        let text = text
+            .replace("{listen}", &gw.listen)
+            .replace("{admin}", &gw.admin);
+        std::fs::write(&gw.config_path, text).unwrap();
+        let gw = &gw;
+        async move {
+            send_hup(gw.pid()).await;
+            let applied = wait_until(Duration::from_secs(10), || {
+                count(&gw.stderr_text(), "configuration applied in-process") == n
+            })
+            .await;
+            assert!(applied, "{}", gw.stderr_text());
+        }
+    };
+    assert_eq!([chat().await, chat().await, chat().await], [200, 200, 429]);
+    // An unrelated change: still over the limit.
+    let other = "  other: { targets: [ { provider: demo } ] }\n";
+    reload(yaml(2, other), 1).await;
+    assert_eq!(chat().await, 429);
+    // A higher limit counts the two requests already made.
+    reload(yaml(3, other), 2).await;
+    assert_eq!([chat().await, chat().await], [200, 429]);
+}
