@@ -238,4 +238,84 @@ mod tests {
             nginx_process_shape(&a, std::path::Path::new("/run/y.pid"))
         );
     }
+
+    fn runtime(conf: &str) -> Runtime {
+        Runtime::new(site(conf), |_, _| None).unwrap()
+    }
+
+    #[test]
+    fn conn_zones_of_unchanged_name_size_and_key_keep_their_counts() {
+        let conf = |size: &str, key: &str| {
+            format!(
+                "events {{}}\nhttp {{ limit_conn_zone {key} zone=c:{size};\n\
+                 server {{ listen 127.0.0.1:8001; location / {{ limit_conn c 1; return 200; }} }} }}\n"
+            )
+        };
+        let old = runtime(&conf("1m", "$binary_remote_addr"));
+        assert!(old.conn_zones[0].acquire("k", 1));
+        let mut kept = runtime(&conf("1m", "$binary_remote_addr"));
+        kept.keep_zones_of(&old);
+        assert!(
+            !kept.conn_zones[0].acquire("k", 1),
+            "the count carried over"
+        );
+        // A request that started before the reload releases into the shared counters.
+        old.conn_zones[0].release("k");
+        assert!(kept.conn_zones[0].acquire("k", 1));
+        for (size, key) in [("2m", "$binary_remote_addr"), ("1m", "$host")] {
+            let mut fresh = runtime(&conf(size, key));
+            fresh.keep_zones_of(&old);
+            assert!(
+                fresh.conn_zones[0].acquire("k", 1),
+                "{size} {key} starts afresh"
+            );
+        }
+    }
+
+    fn yaml_config(text: &str) -> Config {
+        crate::config::load_str(text, std::path::Path::new("t.yaml"), &|_| None).unwrap()
+    }
+
+    const YAML: &str = "listen: [\"127.0.0.1:8001\"]\nproviders:\n  demo: { kind: mock }\n\
+        models:\n  demo: { targets: [ { provider: demo } ] }\n\
+        keys:\n  - { name: all, key: KEY }\nquota:\n  store: memory\n  limits:\n    - { requests: 5, per: hour }\n";
+
+    #[test]
+    fn gateway_successor_keeps_balancer_only_when_balancing_is_unchanged() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let old = Gateway::new(Arc::new(yaml_config(YAML)), Arc::clone(&metrics)).unwrap();
+        let new_key = YAML.replace("key: KEY", "key: OTHER");
+        let same = Gateway::succeeding(
+            Arc::new(yaml_config(&new_key)),
+            Arc::clone(&metrics),
+            Some(&old),
+        )
+        .unwrap();
+        assert!(Arc::ptr_eq(&same.balancer, &old.balancer));
+        assert!(Arc::ptr_eq(&same.upstream, &old.upstream));
+        let store = |g: &Gateway| Arc::clone(g.quotas.as_ref().unwrap().store().1);
+        assert!(Arc::ptr_eq(&store(&same), &store(&old)), "quota store kept");
+        let more_models = YAML.replace(
+            "models:\n",
+            "models:\n  extra: { targets: [ { provider: demo } ] }\n",
+        );
+        let changed = Gateway::succeeding(
+            Arc::new(yaml_config(&more_models)),
+            Arc::clone(&metrics),
+            Some(&old),
+        )
+        .unwrap();
+        assert!(!Arc::ptr_eq(&changed.balancer, &old.balancer));
+        assert!(Arc::ptr_eq(&store(&changed), &store(&old)));
+    }
+
+    #[test]
+    fn yaml_shape_follows_sockets_threads_and_pid_file() {
+        let shape = |t: &str| yaml_process_shape(&yaml_config(t));
+        let base = shape(YAML);
+        assert_eq!(base, shape(&YAML.replace("requests: 5", "requests: 6")));
+        assert_ne!(base, shape(&YAML.replace("8001", "8002")));
+        let threads = YAML.replace("providers:", "server: { threads: 3 }\nproviders:");
+        assert_ne!(base, shape(&threads));
+    }
 }

@@ -143,12 +143,19 @@ impl Gateway {
     }
 }
 
-/// Whether `a` and `b` balance alike: same model groups, providers and resilience settings.
-/// The config types have no `PartialEq` (secrets, URLs); their `Debug` forms are compared
-/// instead, which hide secrets, so a changed API key alone keeps the balancer (its state
-/// does not depend on keys).
+/// Whether `a` and `b` balance alike: same model groups (targets and strategy), providers and
+/// resilience settings. The config types have no `PartialEq` (secrets, URLs); their `Debug`
+/// forms are compared instead, which hide secrets, so a changed API key alone keeps the
+/// balancer (its state does not depend on keys). A group's `created` (the load time, shown
+/// in `/v1/models`) does not count.
 pub fn same_balancing(a: &Config, b: &Config) -> bool {
+    let groups = |c: &Config| -> Vec<String> {
+        c.models
+            .iter()
+            .map(|(name, g)| format!("{name} {:?} {:?}", g.targets, g.strategy))
+            .collect()
+    };
     a.resilience == b.resilience
-        && format!("{:?}", a.models) == format!("{:?}", b.models)
+        && groups(a) == groups(b)
         && format!("{:?}", a.providers) == format!("{:?}", b.providers)
 }
