@@ -1,6 +1,8 @@
 //! The pingora adapter: the ONLY module that names pingora's proxy types.
 //!
-//! Owns: the `ProxyHttp` implementation and the `Downstream` adapter over pingora's session.
+//! Owns: the `ProxyHttp` implementation, the `Downstream` adapter over pingora's session,
+//! and the configuration served now (`Live`: swapped by an in-process reload, loaded once per
+//! request in `new_ctx`, so a request finishes on the configuration it started with).
 //! Request lifecycle: `request_filter` hands every request to the LLM pipeline
 //! (`llm::serve`), which reads the body, talks to the provider itself through
 //! `upstream::UpstreamClient` (the "owned exchange") and writes the response; it then returns
