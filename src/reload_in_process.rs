@@ -281,7 +281,7 @@ mod tests {
         keys:\n  - { name: all, key: KEY }\nquota:\n  store: memory\n  limits:\n    - { requests: 5, per: hour }\n";
 
     #[test]
-    fn gateway_successor_keeps_balancer_only_when_balancing_is_unchanged() {
+    fn gateway_successor_keeps_balancer_and_pools_of_unchanged_groups() {
         let metrics = Arc::new(Metrics::new().unwrap());
         let old = Gateway::new(Arc::new(yaml_config(YAML)), Arc::clone(&metrics)).unwrap();
         let new_key = YAML.replace("key: KEY", "key: OTHER");
@@ -307,6 +307,17 @@ mod tests {
         .unwrap();
         assert!(!Arc::ptr_eq(&changed.balancer, &old.balancer));
         assert!(Arc::ptr_eq(&store(&changed), &store(&old)));
+        // The unchanged group keeps its pool (breakers, capacity windows).
+        let pool = |g: &Gateway| g.balancer.pool("demo").unwrap() as *const _;
+        assert_eq!(pool(&changed), pool(&old));
+        let slower = YAML.replace("{ kind: mock }", "{ kind: mock, latency: 5ms }");
+        let other = Gateway::succeeding(
+            Arc::new(yaml_config(&slower)),
+            Arc::clone(&metrics),
+            Some(&old),
+        )
+        .unwrap();
+        assert_ne!(pool(&other), pool(&old), "its provider changed");
     }
 
     #[test]

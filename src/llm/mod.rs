@@ -60,8 +60,10 @@ impl Gateway {
     }
 
     /// The gateway of `config` after an in-process reload from `old` (`None`: a fresh start).
-    /// Carried over from `old`: the upstream connection pool; the balancer (breakers,
+    /// Carried over from `old`: the upstream connection pool; the whole balancer (breakers,
     /// capacity windows, health verdicts) when the models, providers and resilience settings
+    /// are unchanged, else the pools (breakers, capacity windows) of the model groups whose
+    /// targets (providers included) and strategy and the breaker and capacity-window settings
     /// are unchanged; the quota store (its counters) when its settings are unchanged; the
     /// shared breakers' connection when their settings are unchanged. Everything else is
     /// built afresh.
@@ -70,7 +72,17 @@ impl Gateway {
         metrics: Arc<Metrics>,
         old: Option<&Gateway>,
     ) -> Result<Self, String> {
-        let balancer = match old.filter(|o| same_balancing(&o.config, &config)) {
+        // A group keeps its pool when it and the settings of every pool are unchanged.
+        let keep_group = |name: &str| {
+            old.is_some_and(|o| {
+                o.config.resilience.breaker == config.resilience.breaker
+                    && o.config.resilience.capacity_window == config.resilience.capacity_window
+                    && o.config.models.get(name).map(group_form)
+                        == config.models.get(name).map(group_form)
+            })
+        };
+        let whole = old.filter(|o| same_balancing(&o.config, &config));
+        let balancer = match whole {
             Some(o) => Arc::clone(&o.balancer),
             None => {
                 // Seeds only spread picks differently per process; they need not be
@@ -79,10 +91,16 @@ impl Gateway {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64)
                     ^ u64::from(std::process::id());
-                Arc::new(Balancer::new(&config, seed, tokio::time::Instant::now()))
+                let now = tokio::time::Instant::now();
+                let old = old.map(|o| &*o.balancer);
+                Arc::new(Balancer::succeeding(&config, seed, now, old, keep_group))
             }
         };
         for (name, g) in &config.models {
+            // A kept pool's breakers keep their state, and their gauges with it.
+            if whole.is_some() || keep_group(name) {
+                continue;
+            }
             for t in g.targets.iter() {
                 metrics.breaker_init(name, &t.label());
             }
@@ -152,10 +170,15 @@ pub fn same_balancing(a: &Config, b: &Config) -> bool {
     let groups = |c: &Config| -> Vec<String> {
         c.models
             .iter()
-            .map(|(name, g)| format!("{name} {:?} {:?}", g.targets, g.strategy))
+            .map(|(name, g)| format!("{name} {}", group_form(g)))
             .collect()
     };
     a.resilience == b.resilience
         && groups(a) == groups(b)
         && format!("{:?}", a.providers) == format!("{:?}", b.providers)
+}
+
+/// What a model group's pool is built from (`Debug`: the config types have no `PartialEq`).
+fn group_form(g: &Arc<crate::config::ModelGroup>) -> String {
+    format!("{:?} {:?}", g.targets, g.strategy)
 }
