@@ -1071,3 +1071,56 @@ async fn quota_counters_survive_an_in_process_reload() {
     reload(yaml(3, other), 2).await;
     assert_eq!([chat().await, chat().await], [200, 429]);
 }
+
+/// The health probes and /readyz follow an in-process reload: a health check added to a
+/// provider that does not answer takes its model out of /readyz, and pointing the provider
+/// at a live server brings it back (the probes run on the new gateway each time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probes_and_readyz_follow_an_in_process_reload() {
+    let mock = common::start_mock().await;
+    let yaml = |base_url: &str, checked: bool| {
+        let check = if checked {
+            ", health_check: { path: /models, interval: 100ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 1 }"
+        } else {
+            ""
+        };
+        format!(
+            "listen: [\"{{listen}}\"]\nadmin: {{ listen: \"{{admin}}\" }}\n\
+             providers:\n  up: {{ kind: openai, base_url: \"{base_url}\", api_key: sk-upstream-test{check} }}\n\
+             models:\n  x: {{ targets: [ {{ provider: up }} ] }}\nkeys:\n  - {{ name: all, key: {KEY_ALL} }}\n"
+        )
+    };
+    let dead = "http://127.0.0.1:1/v1";
+    let gw = start_gateway(yaml(dead, false)).await;
+    let readyz = || {
+        let admin = gw.admin.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                common::http_get(&admin, "/readyz", Duration::from_secs(5)).map(|r| r.0)
+            })
+            .await
+            .unwrap()
+            .ok()
+        }
+    };
+    assert_eq!(readyz().await, Some(200));
+    let mut applied = 0;
+    for (url, ready) in [(dead, 503), (mock.base_url().as_str(), 200)] {
+        let text = yaml(url, true)
+            .replace("{listen}", &gw.listen)
+            .replace("{admin}", &gw.admin);
+        std::fs::write(&gw.config_path, text).unwrap();
+        send_hup(gw.pid()).await;
+        applied += 1;
+        let seen = wait_until(Duration::from_secs(10), || {
+            count(&gw.stderr_text(), "configuration applied in-process") == applied
+        })
+        .await;
+        assert!(seen, "{}", gw.stderr_text());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while readyz().await != Some(ready) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(readyz().await, Some(ready), "{url}");
+    }
+}
