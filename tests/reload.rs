@@ -1104,14 +1104,14 @@ async fn health_probes_and_readyz_follow_an_in_process_reload() {
         }
     };
     assert_eq!(readyz().await, Some(200));
-    let mut applied = 0;
-    for (url, ready) in [(dead, 503), (mock.base_url().as_str(), 200)] {
+    let steps = [(dead, 503), (mock.base_url().as_str(), 200)];
+    for (i, (url, ready)) in steps.into_iter().enumerate() {
         let text = yaml(url, true)
             .replace("{listen}", &gw.listen)
             .replace("{admin}", &gw.admin);
         std::fs::write(&gw.config_path, text).unwrap();
         send_hup(gw.pid()).await;
-        applied += 1;
+        let applied = i + 1;
         let seen = wait_until(Duration::from_secs(10), || {
             count(&gw.stderr_text(), "configuration applied in-process") == applied
         })
