@@ -1104,7 +1104,8 @@ async fn health_probes_and_readyz_follow_an_in_process_reload() {
         }
     };
     assert_eq!(readyz().await, Some(200));
-    let steps = [(dead, 503), (mock.base_url().as_str(), 200)];
+    let live = mock.base_url();
+    let steps = [(dead, 503), (live.as_str(), 200)];
     for (i, (url, ready)) in steps.into_iter().enumerate() {
         let text = yaml(url, true)
             .replace("{listen}", &gw.listen)
