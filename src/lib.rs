@@ -53,6 +53,7 @@ pub mod providers;
 pub mod proxy;
 pub mod quota;
 pub mod reload;
+pub mod reload_in_process;
 pub mod server;
 pub mod sse;
 pub mod tls_listen;

@@ -3,8 +3,9 @@
 //!
 //! Signals: SIGTERM and SIGQUIT stop gracefully (stop accepting, let requests and streams in
 //! flight finish within the grace period, exit as soon as none is left); SIGINT stops at once;
-//! SIGHUP reloads by hand-over (reload.rs: the configuration is tested first, a bad one is
-//! logged and changes nothing); SIGUSR1 reopens log files. `-s stop|quit|reload|reopen` sends
+//! SIGHUP reloads: in this process when the listening sockets allow it (reload_in_process.rs),
+//! else by hand-over to a new process (reload.rs); either way a bad configuration is logged
+//! and changes nothing; SIGUSR1 reopens log files. `-s stop|quit|reload|reopen` sends
 //! SIGTERM, SIGQUIT, SIGHUP, SIGUSR1 through the pid file (control.rs).
 //!
 //! Owns: pingora's `ServerConf`/`Opt` parts that concern the process (threads, grace, the
@@ -22,6 +23,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::control::PidFile;
 use crate::reload::{self, Reloader};
+use crate::reload_in_process::{self as in_process, Outcome};
 
 /// How this process was started and where it reports its pid.
 #[derive(Debug, Clone, Default)]
@@ -70,8 +72,12 @@ pub fn new_server(process: &Process, threads: usize, grace: Duration) -> Result<
 }
 
 /// Writes the pid file (once the listeners are ours) and returns the signal handler to run
-/// the server with.
-pub fn start(process: &Process, reopen: Reopen) -> Result<Signals, String> {
+/// the server with; `in_process` is tried first on SIGHUP.
+pub fn start(
+    process: &Process,
+    reopen: Reopen,
+    in_process: in_process::Reload,
+) -> Result<Signals, String> {
     if let Some(target) = &process.pid_file {
         match PidFile::write(&target.path, std::process::id()) {
             Ok(p) => {
@@ -94,7 +100,11 @@ pub fn start(process: &Process, reopen: Reopen) -> Result<Signals, String> {
             None
         }
     };
-    Ok(Signals { reloader, reopen })
+    Ok(Signals {
+        reloader,
+        reopen,
+        in_process,
+    })
 }
 
 /// Removes the pid file if it still names this process (call before exiting).
@@ -108,6 +118,7 @@ pub fn finish() {
 pub struct Signals {
     reloader: Option<Reloader>,
     reopen: Reopen,
+    in_process: in_process::Reload,
 }
 
 #[async_trait]
@@ -143,14 +154,32 @@ impl ShutdownSignalWatch for Signals {
 }
 
 impl Signals {
-    /// Tests the configuration and starts the successor; true when the hand-over may go
-    /// ahead. Runs off the async workers (it waits for child processes).
+    /// Applies the configuration in this process if it can; otherwise tests it and starts
+    /// the successor. True when the hand-over may go ahead. Runs off the async workers
+    /// (parsing, resolving and waiting for child processes block).
     async fn reload(&self) -> bool {
+        log::info!("SIGHUP: reading the configuration again");
+        let apply = Arc::clone(&self.in_process);
+        let why = match tokio::task::spawn_blocking(move || apply()).await {
+            Ok(Outcome::Applied) => {
+                log::info!("reload: configuration applied in-process");
+                return false;
+            }
+            Ok(Outcome::Refused(e)) => {
+                log::error!("reload refused, still serving the previous configuration: {e}");
+                return false;
+            }
+            Ok(Outcome::HandOver(why)) => why,
+            Err(e) => {
+                log::error!("reload failed: {e}");
+                return false;
+            }
+        };
         let Some(r) = self.reloader.clone() else {
-            log::error!("SIGHUP: reload is unavailable in this process");
+            log::error!("reload needs a new process ({why}), which is unavailable here");
             return false;
         };
-        log::info!("SIGHUP: testing the configuration before reloading");
+        log::info!("reload: needs a new process ({why}); testing the configuration");
         let started = tokio::task::spawn_blocking(move || {
             r.check()?;
             r.start_successor()

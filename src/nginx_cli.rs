@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use tollgate::control::Command;
 use tollgate::lifecycle::{PidTarget, Process};
 use tollgate::nginx::{self, support, Diag, Options, RealFs};
+use tollgate::reload_in_process::{NginxLoaded, NginxLoader};
 use tollgate::{http, server};
 
 /// What the CLI asked for.
@@ -69,7 +70,7 @@ pub fn run(req: &Request<'_>) -> ExitCode {
         pid_file: Some(pid_target(&config, &opts)),
         upgrade: req.upgrade,
     };
-    match serve(&config, &process) {
+    match serve(&config, opts, &process) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             emerg(&message);
@@ -78,9 +79,23 @@ pub fn run(req: &Request<'_>) -> ExitCode {
     }
 }
 
-/// Serves `config`; running an nginx config must never silently ignore a directive, so
-/// anything not implemented is refused with its file:line first.
-fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
+/// Serves `config`; `opts` are kept to read it again on reload.
+fn serve(config: &nginx::Config, opts: Options, process: &Process) -> Result<(), String> {
+    let loaded = load(config, &opts)?;
+    let mut runtime = loaded.runtime;
+    tollgate::proxy::logs::attach(&mut runtime)?;
+    let reopen = std::sync::Arc::new(tollgate::proxy::logs::reopen_logs);
+    let reload: NginxLoader = std::sync::Arc::new(move || {
+        let config = nginx::parse(&RealFs, &opts).map_err(|diag| diag.to_string())?;
+        load(&config, &opts)
+    });
+    server::run_nginx(runtime, loaded.llm, reload, process, reopen)
+}
+
+/// What serving `config` needs, its log files not opened yet; running an nginx config must
+/// never silently ignore a directive, so anything not implemented is refused with its
+/// file:line first.
+fn load(config: &nginx::Config, opts: &Options) -> Result<NginxLoaded, String> {
     if let Some(d) = support::first_not_implemented(&config.root) {
         let path = config.files.get(d.file).map_or("", |f| f.path.as_str());
         let diag = Diag {
@@ -101,10 +116,12 @@ fn serve(config: &nginx::Config, process: &Process) -> Result<(), String> {
         })?;
         llm.push(loaded);
     }
-    let mut runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
-    tollgate::proxy::logs::attach(&mut runtime)?;
-    let reopen = std::sync::Arc::new(tollgate::proxy::logs::reopen_logs);
-    server::run_nginx(runtime, llm, process, reopen)
+    let runtime = http::Runtime::new(site, resolve).map_err(|e| e.to_string())?;
+    Ok(NginxLoaded {
+        runtime,
+        llm,
+        pid: pid_target(config, opts).path,
+    })
 }
 
 /// nginx resolves upstream host names once, at load time.

@@ -1,5 +1,7 @@
-//! Reload by hand-over (SIGHUP, `-s reload`): the running server tests the configuration in a
-//! child process (`-t`), and only if it passes starts a successor with `--upgrade`. pingora
+//! Reload by hand-over (SIGHUP, `-s reload`, when an in-process reload cannot apply the new
+//! configuration because its listening sockets differ: reload_in_process.rs): the running
+//! server tests the configuration in a child process (`-t`), and only if it passes starts a
+//! successor with `--upgrade`. pingora
 //! then passes the listening sockets to the successor over a Unix socket, and this process
 //! stops accepting and drains: requests and streams in flight finish here, new connections
 //! go to the successor, and no connection is refused in between (the listening sockets never

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::ShutdownWatch;
@@ -16,11 +17,13 @@ use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 
 use crate::admin::{AdminApp, Readiness};
+use crate::balance::Balancer;
 use crate::config::Config;
 use crate::lifecycle::{self, new_server, Process, Reopen};
 use crate::llm::Gateway;
 use crate::observe::Metrics;
-use crate::proxy::Tollgate;
+use crate::proxy::{Live, NginxState, Tollgate};
+use crate::reload_in_process::{self as in_process, ProbeRestart};
 
 /// Starts serving; returns only when the process is shutting down.
 pub fn run(config: Config, process: &Process) -> Result<(), String> {
@@ -28,13 +31,14 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let readiness = Arc::new(Readiness::default());
 
-    let gateway = Arc::new(Gateway::new(Arc::clone(&config), Arc::clone(&metrics))?);
+    let gateway = Gateway::new(Arc::clone(&config), Arc::clone(&metrics))?;
+    let live: Live<Gateway> = Arc::new(ArcSwap::from_pointee(gateway));
 
     let mut server = new_server(process, config.server.threads, config.server.grace_period)?;
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::new(Arc::clone(&gateway)),
+        Tollgate::new(Arc::clone(&live)),
         "tollgate",
     );
     for addr in config.server.listen.iter() {
@@ -46,8 +50,7 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
         let app = AdminApp {
             metrics: Arc::clone(&metrics),
             readiness: Arc::clone(&readiness),
-            config: Arc::clone(&config),
-            balancer: Arc::clone(&gateway.balancer),
+            gateway: Arc::clone(&live),
         };
         let mut svc = Service::new("tollgate-admin".to_owned(), app);
         svc.add_tcp(&admin.listen.to_string());
@@ -55,19 +58,15 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
         server.add_service(svc);
     }
 
-    let any_checks = config
-        .providers
-        .values()
-        .any(|p| p.kind.health_check().is_some());
-    if any_checks {
-        let probes = background_service(
-            "health checks",
-            HealthProbes {
-                gateway: Arc::clone(&gateway),
-            },
-        );
-        server.add_service(probes);
-    }
+    let (probes, restart) = ProbeRestart::new();
+    let current = Arc::clone(&live);
+    server.add_service(background_service(
+        "health checks",
+        HealthProbes {
+            gateways: Box::new(move || vec![current.load_full()]),
+            restart,
+        },
+    ));
 
     spawn_drain_watch(
         server.watch_execution_phase(),
@@ -83,7 +82,8 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
         config.server.listen.as_slice(),
         config.server.threads
     );
-    let signals = lifecycle::start(process, Arc::new(|| {}))?;
+    let reload = in_process::yaml(process.config_path.clone(), live, metrics, probes);
+    let signals = lifecycle::start(process, Arc::new(|| {}), reload)?;
     server.run(RunArgs {
         shutdown_signal: Box::new(signals),
     });
@@ -92,15 +92,19 @@ pub fn run(config: Config, process: &Process) -> Result<(), String> {
 }
 
 /// Serves a lowered nginx configuration on its `listen` addresses; returns only when the
-/// process is shutting down. `reopen` is called on SIGUSR1.
+/// process is shutting down. `reopen` is called on SIGUSR1; `load` reads the configuration
+/// again on SIGHUP.
 pub fn run_nginx(
     runtime: crate::http::Runtime,
     llm_configs: Vec<Config>,
+    load: in_process::NginxLoader,
     process: &Process,
     reopen: Reopen,
 ) -> Result<(), String> {
     let addrs = runtime.site.bind_addrs();
     let sockets = nginx_sockets(&runtime.site, &addrs)?;
+    let pid = process.pid_file.as_ref().map(|p| p.path.clone());
+    let shape = in_process::nginx_process_shape(&runtime.site, &pid.unwrap_or_default());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let mut server = new_server(process, threads, Duration::from_secs(5))?;
     // The gateways of `llm_gateway` locations: one per YAML file, sharing one metrics registry
@@ -108,25 +112,25 @@ pub fn run_nginx(
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let mut gateways = Vec::with_capacity(llm_configs.len());
     for config in llm_configs {
-        let gateway = Arc::new(Gateway::new(Arc::new(config), Arc::clone(&metrics))?);
-        if gateway
-            .config
-            .providers
-            .values()
-            .any(|p| p.kind.health_check().is_some())
-        {
-            let gateway = Arc::clone(&gateway);
-            server.add_service(background_service(
-                "health checks",
-                HealthProbes { gateway },
-            ));
-        }
-        gateways.push(gateway);
+        gateways.push(Arc::new(Gateway::new(
+            Arc::new(config),
+            Arc::clone(&metrics),
+        )?));
     }
-    let runtime = Arc::new(runtime);
+    let state = NginxState::new(runtime, gateways)?;
+    let live: Live<NginxState> = Arc::new(ArcSwap::from_pointee(state));
+    let (probes, restart) = ProbeRestart::new();
+    let current = Arc::clone(&live);
+    server.add_service(background_service(
+        "health checks",
+        HealthProbes {
+            gateways: Box::new(move || current.load().llm.clone()),
+            restart,
+        },
+    ));
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Tollgate::nginx(Arc::clone(&runtime), gateways.clone())?,
+        Tollgate::nginx(Arc::clone(&live)),
         "tollgate-nginx",
     );
     let mut h2c = Vec::new();
@@ -145,7 +149,7 @@ pub fn run_nginx(
         // addresses get a service of their own.
         let mut svc = pingora::proxy::http_proxy_service_with_name(
             &server.configuration,
-            Tollgate::nginx(Arc::clone(&runtime), gateways)?,
+            Tollgate::nginx(Arc::clone(&live)),
             "tollgate-nginx-h2c",
         );
         let mut options = pingora::apps::HttpServerOptions::default();
@@ -159,7 +163,8 @@ pub fn run_nginx(
         server.add_service(svc);
     }
     log::info!("tollgate serving an nginx configuration on {addrs:?}");
-    let signals = lifecycle::start(process, reopen)?;
+    let reload = in_process::nginx(load, shape, live, metrics, probes);
+    let signals = lifecycle::start(process, reopen, reload)?;
     server.run(RunArgs {
         shutdown_signal: Box::new(signals),
     });
@@ -217,15 +222,53 @@ fn nginx_sockets(
 }
 
 /// Runs the active health checks inside pingora's runtime (started by `server.run`, after any
-/// daemon fork).
+/// daemon fork), for the gateways the server serves now. Probes belong to a balancer (where
+/// their verdicts go): after an in-process reload, the probes of a balancer no gateway uses
+/// any more stop, and a new balancer gets probes of its own; a kept balancer keeps its probes
+/// (and their streaks).
 struct HealthProbes {
-    gateway: Arc<Gateway>,
+    gateways: Box<dyn Fn() -> Vec<Arc<Gateway>> + Send + Sync>,
+    restart: tokio::sync::watch::Receiver<u64>,
 }
 
 #[async_trait]
 impl BackgroundService for HealthProbes {
-    async fn start(&self, shutdown: ShutdownWatch) {
-        crate::llm::probe::run(Arc::clone(&self.gateway), shutdown).await;
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut restart = self.restart.clone();
+        let mut running: Vec<(Arc<Balancer>, tokio::sync::watch::Sender<bool>)> = Vec::new();
+        let mut probes = tokio::task::JoinSet::new();
+        loop {
+            let current = (self.gateways)();
+            running.retain(|(balancer, stop)| {
+                let used = current.iter().any(|g| Arc::ptr_eq(&g.balancer, balancer));
+                if !used {
+                    let _ = stop.send(true);
+                }
+                used
+            });
+            for gw in current {
+                let known = running.iter().any(|(b, _)| Arc::ptr_eq(b, &gw.balancer));
+                let checked = gw.config.providers.values();
+                if known || !checked.into_iter().any(|p| p.kind.health_check().is_some()) {
+                    continue;
+                }
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                running.push((Arc::clone(&gw.balancer), stop));
+                probes.spawn(crate::llm::probe::run(gw, stopped));
+            }
+            while probes.try_join_next().is_some() {}
+            let again = tokio::select! {
+                _ = shutdown.changed() => false,
+                r = restart.changed() => r.is_ok(),
+            };
+            if !again {
+                break;
+            }
+        }
+        for (_, stop) in running {
+            let _ = stop.send(true);
+        }
+        while probes.join_next().await.is_some() {}
     }
 }
 

@@ -12,8 +12,6 @@ use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
-use crate::balance::Balancer;
-use crate::config::Config;
 use crate::observe::Metrics;
 
 /// Whether the data plane accepts traffic (flipped off at shutdown).
@@ -32,8 +30,8 @@ impl Readiness {
 pub struct AdminApp {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
-    pub config: Arc<Config>,
-    pub balancer: Arc<Balancer>,
+    /// The gateway served now (an in-process reload swaps it).
+    pub gateway: crate::proxy::Live<crate::llm::Gateway>,
 }
 
 fn text(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -68,7 +66,8 @@ impl ServeHttp for AdminApp {
             ),
             "/healthz" => text(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
             "/readyz" if self.readiness.is_ready() => {
-                let down = self.balancer.groups_without_healthy_target(&self.config);
+                let gw = self.gateway.load();
+                let down = gw.balancer.groups_without_healthy_target(&gw.config);
                 if down.is_empty() {
                     text(StatusCode::OK, "text/plain", b"ready\n".to_vec())
                 } else {

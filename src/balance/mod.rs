@@ -22,6 +22,7 @@ pub mod rng;
 pub mod select;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -33,12 +34,27 @@ pub use pool::{Lease, Pick, Pool};
 /// Every model group's pool, plus the health verdicts.
 #[derive(Debug)]
 pub struct Balancer {
-    pools: BTreeMap<String, Pool>,
+    /// Shared with a successor balancer for the groups an in-process reload leaves as they are.
+    pools: BTreeMap<String, Arc<Pool>>,
     pub health: health::Health,
 }
 
 impl Balancer {
     pub fn new(config: &Config, seed: u64, now: Instant) -> Self {
+        Balancer::succeeding(config, seed, now, None, |_| false)
+    }
+
+    /// The balancer of `config` after an in-process reload from `old`: a model group for
+    /// which `keep(name)` holds keeps `old`'s pool (its breakers and capacity windows, shared
+    /// with requests still running on `old`); the other groups and the health verdicts start
+    /// afresh (the health probes of a new balancer start afresh too).
+    pub fn succeeding(
+        config: &Config,
+        seed: u64,
+        now: Instant,
+        old: Option<&Balancer>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Self {
         let rb = &config.resilience.breaker;
         let window = config.resilience.capacity_window;
         let pools = config
@@ -46,8 +62,15 @@ impl Balancer {
             .iter()
             .enumerate()
             .map(|(i, (name, g))| {
-                let seed = seed.wrapping_add(i as u64);
-                (name.clone(), Pool::new(g, rb, window, seed, now))
+                let kept = old.filter(|_| keep(name)).and_then(|o| o.pools.get(name));
+                let pool = match kept {
+                    Some(p) => Arc::clone(p),
+                    None => {
+                        let seed = seed.wrapping_add(i as u64);
+                        Arc::new(Pool::new(g, rb, window, seed, now))
+                    }
+                };
+                (name.clone(), pool)
             })
             .collect();
         let checked = config
@@ -61,7 +84,7 @@ impl Balancer {
     }
 
     pub fn pool(&self, model: &str) -> Option<&Pool> {
-        self.pools.get(model)
+        self.pools.get(model).map(|p| &**p)
     }
 
     /// Model groups none of whose targets passes its provider's health check. Breaker state

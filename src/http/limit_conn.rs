@@ -6,7 +6,7 @@
 //! proxy releases what it acquired.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::vars::Template;
 
@@ -23,14 +23,25 @@ pub struct ZoneSpec {
 #[derive(Debug)]
 pub struct Zone {
     pub spec: ZoneSpec,
-    counts: Mutex<HashMap<String, u32>>,
+    /// Shared with the zone's successor after an in-process reload, so requests that
+    /// started before it release what they counted.
+    counts: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Zone {
     pub fn new(spec: ZoneSpec) -> Zone {
         Zone {
             spec,
-            counts: Mutex::new(HashMap::new()),
+            counts: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A zone of `spec` that shares `old`'s counters (nginx keeps a zone whose name and size
+    /// a reload leaves unchanged).
+    pub fn keeping_state_of(spec: ZoneSpec, old: &Zone) -> Zone {
+        Zone {
+            spec,
+            counts: Arc::clone(&old.counts),
         }
     }
 

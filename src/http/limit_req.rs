@@ -55,7 +55,8 @@ struct State {
 #[derive(Debug)]
 pub struct Zone {
     pub spec: ZoneSpec,
-    state: Mutex<State>,
+    /// Shared with the zone's successor after an in-process reload (`keeping_state_of`).
+    state: std::sync::Arc<Mutex<State>>,
 }
 
 /// The outcome for one request.
@@ -74,7 +75,16 @@ impl Zone {
     pub fn new(spec: ZoneSpec) -> Zone {
         Zone {
             spec,
-            state: Mutex::new(State::default()),
+            state: std::sync::Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    /// A zone of `spec` that shares `old`'s keys (nginx keeps a zone whose name and size a
+    /// reload leaves unchanged; the new rate applies to the old state).
+    pub fn keeping_state_of(spec: ZoneSpec, old: &Zone) -> Zone {
+        Zone {
+            spec,
+            state: std::sync::Arc::clone(&old.state),
         }
     }
 

@@ -26,8 +26,9 @@ pub struct Runtime {
     pub balancers: Vec<Balancer>,
     /// Where access lines go; `None` until the server attaches its log files.
     pub log_sink: Option<std::sync::Arc<dyn super::log_format::LogSink>>,
-    /// Zone state, same index as `site.req_zones` / `site.conn_zones` (a reload starts
-    /// them afresh, where nginx keeps a zone of unchanged size).
+    /// Zone state, same index as `site.req_zones` / `site.conn_zones`. An in-process reload
+    /// keeps the state of zones whose name, size and key are unchanged
+    /// ([`Runtime::keep_zones_of`]); a reload by hand-over starts them afresh.
     pub req_zones: Vec<super::limit_req::Zone>,
     pub conn_zones: Vec<super::limit_conn::Zone>,
 }
@@ -70,5 +71,31 @@ impl Runtime {
             balancers,
             log_sink: None,
         })
+    }
+
+    /// Takes over the state of `old`'s zones that keep their name, size and key, as nginx
+    /// keeps a shared zone across a reload (a new rate applies to the kept state). nginx
+    /// refuses a reload that changes a zone's key; here that zone starts afresh.
+    pub fn keep_zones_of(&mut self, old: &Runtime) {
+        for zone in &mut self.req_zones {
+            let same = old.req_zones.iter().find(|o| {
+                o.spec.name == zone.spec.name
+                    && o.spec.capacity == zone.spec.capacity
+                    && o.spec.key == zone.spec.key
+            });
+            if let Some(o) = same {
+                *zone = super::limit_req::Zone::keeping_state_of(zone.spec.clone(), o);
+            }
+        }
+        for zone in &mut self.conn_zones {
+            let same = old.conn_zones.iter().find(|o| {
+                o.spec.name == zone.spec.name
+                    && o.spec.capacity == zone.spec.capacity
+                    && o.spec.key == zone.spec.key
+            });
+            if let Some(o) = same {
+                *zone = super::limit_conn::Zone::keeping_state_of(zone.spec.clone(), o);
+            }
+        }
     }
 }

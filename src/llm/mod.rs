@@ -56,13 +56,51 @@ pub struct Gateway {
 impl Gateway {
     /// Fails when the upstream TLS trust store cannot be loaded or the Redis URL is invalid.
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, String> {
-        // Seeds only spread picks differently per process; they need not be unpredictable.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id());
-        let balancer = Arc::new(Balancer::new(&config, seed, tokio::time::Instant::now()));
+        Gateway::succeeding(config, metrics, None)
+    }
+
+    /// The gateway of `config` after an in-process reload from `old` (`None`: a fresh start).
+    /// Carried over from `old`: the upstream connection pool; the whole balancer (breakers,
+    /// capacity windows, health verdicts) when the models, providers and resilience settings
+    /// are unchanged, else the pools (breakers, capacity windows) of the model groups whose
+    /// targets (providers included) and strategy and the breaker and capacity-window settings
+    /// are unchanged; the quota store (its counters) when its settings are unchanged; the
+    /// shared breakers' connection when their settings are unchanged. Everything else is
+    /// built afresh.
+    pub fn succeeding(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        old: Option<&Gateway>,
+    ) -> Result<Self, String> {
+        // A group keeps its pool when it and the settings of every pool are unchanged.
+        let keep_group = |name: &str| {
+            old.is_some_and(|o| {
+                o.config.resilience.breaker == config.resilience.breaker
+                    && o.config.resilience.capacity_window == config.resilience.capacity_window
+                    && o.config.models.get(name).map(group_form)
+                        == config.models.get(name).map(group_form)
+            })
+        };
+        let whole = old.filter(|o| same_balancing(&o.config, &config));
+        let balancer = match whole {
+            Some(o) => Arc::clone(&o.balancer),
+            None => {
+                // Seeds only spread picks differently per process; they need not be
+                // unpredictable.
+                let seed = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+                    ^ u64::from(std::process::id());
+                let now = tokio::time::Instant::now();
+                let old = old.map(|o| &*o.balancer);
+                Arc::new(Balancer::succeeding(&config, seed, now, old, keep_group))
+            }
+        };
         for (name, g) in &config.models {
+            // A kept pool's breakers keep their state, and their gauges with it.
+            if whole.is_some() || keep_group(name) {
+                continue;
+            }
             for t in g.targets.iter() {
                 metrics.breaker_init(name, &t.label());
             }
@@ -72,9 +110,17 @@ impl Gateway {
         let quotas = match &config.quota {
             None => None,
             Some(q) => {
-                let store: Arc<dyn QuotaStore> = match &q.store {
-                    QuotaStoreSettings::Memory => Arc::new(MemoryStore::new(system_clock())),
-                    QuotaStoreSettings::Redis(r) => Arc::new(
+                let kept = old
+                    .and_then(|o| o.quotas.as_ref())
+                    .map(|o| o.store())
+                    .filter(|(settings, _)| **settings == q.store)
+                    .map(|(_, store)| Arc::clone(store));
+                let store: Arc<dyn QuotaStore> = match (kept, &q.store) {
+                    (Some(store), _) => store,
+                    (None, QuotaStoreSettings::Memory) => {
+                        Arc::new(MemoryStore::new(system_clock()))
+                    }
+                    (None, QuotaStoreSettings::Redis(r)) => Arc::new(
                         crate::quota::redis::RedisStore::connect(r.url.expose(), r.timeout)?,
                     ),
                 };
@@ -86,21 +132,53 @@ impl Gateway {
                 )))
             }
         };
-        let shared_breakers = match &config.resilience.shared_breaker {
-            None => None,
-            Some(s) => Some(Arc::new(shared_breaker::SharedBreakers::connect(
+        let shared_breakers = match (&config.resilience.shared_breaker, old) {
+            (None, _) => None,
+            (Some(s), Some(o))
+                if o.shared_breakers.is_some()
+                    && o.config.resilience.shared_breaker.as_ref() == Some(s) =>
+            {
+                o.shared_breakers.clone()
+            }
+            (Some(s), _) => Some(Arc::new(shared_breaker::SharedBreakers::connect(
                 s,
                 Arc::clone(&metrics),
             )?)),
+        };
+        let upstream = match old {
+            Some(o) => Arc::clone(&o.upstream),
+            None => Arc::new(UpstreamClient::new(128)?),
         };
         Ok(Gateway {
             balancer,
             quotas,
             shared_breakers,
             keys: auth::KeyStore::new(&config.keys),
-            upstream: Arc::new(UpstreamClient::new(128)?),
+            upstream,
             config,
             metrics,
         })
     }
+}
+
+/// Whether `a` and `b` balance alike: same model groups (targets and strategy), providers and
+/// resilience settings. The config types have no `PartialEq` (secrets, URLs); their `Debug`
+/// forms are compared instead, which hide secrets, so a changed API key alone keeps the
+/// balancer (its state does not depend on keys). A group's `created` (the load time, shown
+/// in `/v1/models`) does not count.
+pub fn same_balancing(a: &Config, b: &Config) -> bool {
+    let groups = |c: &Config| -> Vec<String> {
+        c.models
+            .iter()
+            .map(|(name, g)| format!("{name} {}", group_form(g)))
+            .collect()
+    };
+    a.resilience == b.resilience
+        && groups(a) == groups(b)
+        && format!("{:?}", a.providers) == format!("{:?}", b.providers)
+}
+
+/// What a model group's pool is built from (`Debug`: the config types have no `PartialEq`).
+fn group_form(g: &Arc<crate::config::ModelGroup>) -> String {
+    format!("{:?} {:?}", g.targets, g.strategy)
 }

@@ -1,6 +1,8 @@
 //! The pingora adapter: the ONLY module that names pingora's proxy types.
 //!
-//! Owns: the `ProxyHttp` implementation and the `Downstream` adapter over pingora's session.
+//! Owns: the `ProxyHttp` implementation, the `Downstream` adapter over pingora's session,
+//! and the configuration served now (`Live`: swapped by an in-process reload, loaded once per
+//! request in `new_ctx`, so a request finishes on the configuration it started with).
 //! Request lifecycle: `request_filter` hands every request to the LLM pipeline
 //! (`llm::serve`), which reads the body, talks to the provider itself through
 //! `upstream::UpstreamClient` (the "owned exchange") and writes the response; it then returns
@@ -21,6 +23,7 @@ mod upstream_tls;
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::HeaderMap;
@@ -39,61 +42,74 @@ pub struct Tollgate {
     mode: Mode,
 }
 
-/// Which request path this process serves.
+/// Which request path this process serves, and the configuration it serves now: an
+/// in-process reload swaps it (`live`), and each request loads it once, in `new_ctx`.
 enum Mode {
     /// The LLM gateway (tollgate's YAML configuration).
-    Llm {
-        gateway: Arc<Gateway>,
-        keepalive_secs: u64,
-    },
-    /// An nginx configuration; `llm` are the gateways its `llm_gateway` locations name
-    /// (indexed like `Site::llm_gateways`).
-    Nginx {
-        rt: Arc<Runtime>,
-        llm: Vec<Arc<Gateway>>,
-        /// Indexed like `Site::upstream_tls`.
-        tls: Arc<[upstream_tls::PeerTls]>,
-    },
+    Llm(Live<Gateway>),
+    /// An nginx configuration.
+    Nginx(Live<NginxState>),
+}
+
+/// A configuration the server serves until a reload swaps in the next.
+pub type Live<T> = Arc<ArcSwap<T>>;
+
+/// What the generic path serves: a runtime, the gateways of its `llm_gateway` locations
+/// (indexed like `Site::llm_gateways`) and its upstream TLS peers (indexed like
+/// `Site::upstream_tls`).
+pub struct NginxState {
+    pub rt: Runtime,
+    pub llm: Vec<Arc<Gateway>>,
+    tls: Arc<[upstream_tls::PeerTls]>,
+}
+
+impl NginxState {
+    /// Fails when the files of `proxy_ssl_*` cannot be loaded.
+    pub fn new(rt: Runtime, llm: Vec<Arc<Gateway>>) -> Result<Self, String> {
+        let tls = upstream_tls::load(&rt.site)?;
+        Ok(NginxState { rt, llm, tls })
+    }
 }
 
 impl Tollgate {
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        let keepalive_secs = gateway.config.server.keepalive_timeout.as_secs().max(1);
+    /// Serves the LLM gateway that `live` holds at each request's start.
+    pub fn new(live: Live<Gateway>) -> Self {
         Tollgate {
-            mode: Mode::Llm {
-                gateway,
-                keepalive_secs,
-            },
+            mode: Mode::Llm(live),
         }
     }
 
-    /// Serves a lowered nginx configuration, with the gateways of its `llm_gateway`s; fails
-    /// when the files of `proxy_ssl_*` cannot be loaded.
-    pub fn nginx(runtime: Arc<Runtime>, llm: Vec<Arc<Gateway>>) -> Result<Self, String> {
-        let tls = upstream_tls::load(&runtime.site)?;
-        Ok(Tollgate {
-            mode: Mode::Nginx {
-                rt: runtime,
-                llm,
-                tls,
-            },
-        })
-    }
-
-    fn generic<'a>(&'a self, ctx: &'a mut Ctx) -> Option<(&'a Runtime, &'a mut GenericCtx)> {
-        match (&self.mode, ctx.generic.as_deref_mut()) {
-            (Mode::Nginx { rt, .. }, Some(c)) => Some((rt, c)),
-            _ => None,
+    /// Serves the nginx configuration that `live` holds at each request's start.
+    pub fn nginx(live: Live<NginxState>) -> Self {
+        Tollgate {
+            mode: Mode::Nginx(live),
         }
     }
 }
 
-/// Per-request context: set only on the generic path once a request is proxied.
-#[derive(Default)]
+/// The configuration one request is served by, loaded once when it starts: a request never
+/// mixes two configurations, and finishes on the one it started with.
+enum Snapshot {
+    Llm(Arc<Gateway>),
+    Nginx(Arc<NginxState>),
+}
+
+/// Per-request context.
 pub struct Ctx {
+    config: Snapshot,
+    /// Set only on the generic path once a request is proxied.
     generic: Option<Box<GenericCtx>>,
     /// An `llm_gateway` location matched: the gateway's index and the URI it sees.
     llm: Option<(usize, String)>,
+}
+
+impl Ctx {
+    fn generic(&mut self) -> Option<(&Runtime, &mut GenericCtx)> {
+        match (&self.config, self.generic.as_deref_mut()) {
+            (Snapshot::Nginx(s), Some(c)) => Some((&s.rt, c)),
+            _ => None,
+        }
+    }
 }
 
 fn no_upstream() -> Box<Error> {
@@ -106,26 +122,31 @@ impl ProxyHttp for Tollgate {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Self::CTX {
-        Ctx::default()
+        // The one atomic load per request.
+        let config = match &self.mode {
+            Mode::Llm(live) => Snapshot::Llm(live.load_full()),
+            Mode::Nginx(live) => Snapshot::Nginx(live.load_full()),
+        };
+        Ctx {
+            config,
+            generic: None,
+            llm: None,
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
-        let (gateway, keepalive_secs, path) = match &self.mode {
-            Mode::Nginx { rt, llm, .. } => {
-                let done = generic::request_filter(rt, session, &mut ctx.generic, &mut ctx.llm);
+        let (gateway, path) = match &ctx.config {
+            Snapshot::Nginx(s) => {
+                let done = generic::request_filter(&s.rt, session, &mut ctx.generic, &mut ctx.llm);
                 let done = done.await?;
                 let Some((i, path)) = ctx.llm.take() else {
                     return Ok(done);
                 };
-                let gateway = llm.get(i).ok_or_else(no_upstream)?;
-                let keepalive = gateway.config.server.keepalive_timeout.as_secs().max(1);
-                (gateway, keepalive, Some(path))
+                (s.llm.get(i).ok_or_else(no_upstream)?, Some(path))
             }
-            Mode::Llm {
-                gateway,
-                keepalive_secs,
-            } => (gateway, *keepalive_secs, None),
+            Snapshot::Llm(gateway) => (gateway, None),
         };
+        let keepalive_secs = gateway.config.server.keepalive_timeout.as_secs().max(1);
         session.set_keepalive(Some(keepalive_secs));
         let mut ds = PingoraDownstream {
             session,
@@ -143,11 +164,10 @@ impl ProxyHttp for Tollgate {
     }
 
     async fn upstream_peer(&self, _s: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
-        let Mode::Nginx { tls, .. } = &self.mode else {
+        let (Snapshot::Nginx(s), Some(c)) = (&ctx.config, ctx.generic.as_deref_mut()) else {
             return Err(no_upstream());
         };
-        let (rt, c) = self.generic(ctx).ok_or_else(no_upstream)?;
-        generic::upstream_peer(rt, tls, c)
+        generic::upstream_peer(&s.rt, &s.tls, c)
     }
 
     fn fail_to_connect(
@@ -157,7 +177,7 @@ impl ProxyHttp for Tollgate {
         ctx: &mut Self::CTX,
         e: Box<Error>,
     ) -> Box<Error> {
-        match self.generic(ctx) {
+        match ctx.generic() {
             Some((rt, c)) => generic::fail_to_connect(rt, session, peer, c, e),
             None => e,
         }
@@ -172,7 +192,7 @@ impl ProxyHttp for Tollgate {
         _client_reused: bool,
     ) -> Box<Error> {
         let e = e.more_context(format!("Peer: {peer}"));
-        match self.generic(ctx) {
+        match ctx.generic() {
             Some((rt, c)) => generic::error_while_proxy(rt, session, c, e),
             None => e,
         }
@@ -185,7 +205,7 @@ impl ProxyHttp for Tollgate {
         _end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        match self.generic(ctx) {
+        match ctx.generic() {
             Some((_, c)) => generic::request_body(c, body.as_ref()),
             None => Ok(()),
         }
@@ -197,7 +217,7 @@ impl ProxyHttp for Tollgate {
         upstream_request: &mut RequestHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        let (_, c) = self.generic(ctx).ok_or_else(no_upstream)?;
+        let (_, c) = ctx.generic().ok_or_else(no_upstream)?;
         generic::upstream_request(session, upstream_request, c)
     }
 
@@ -207,14 +227,14 @@ impl ProxyHttp for Tollgate {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        match self.generic(ctx) {
+        match ctx.generic() {
             Some((_, c)) => generic::upstream_response(c, upstream_response.status.as_u16()),
             None => Ok(()),
         }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
-        if let Some((rt, c)) = self.generic(ctx) {
+        if let Some((rt, c)) = ctx.generic() {
             generic::done(rt, session, c);
         }
     }
@@ -225,7 +245,7 @@ impl ProxyHttp for Tollgate {
         upstream_response: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        match self.generic(ctx) {
+        match ctx.generic() {
             Some((_, c)) => generic::response(session, upstream_response, c),
             None => Ok(()),
         }
@@ -238,8 +258,8 @@ impl ProxyHttp for Tollgate {
         ctx: &mut Self::CTX,
     ) -> FailToProxy {
         let error_code = match &self.mode {
-            Mode::Nginx { .. } => generic::fail_to_proxy(session, self.generic(ctx), e).await,
-            Mode::Llm { .. } => default_fail_to_proxy(session, e).await,
+            Mode::Nginx(_) => generic::fail_to_proxy(session, ctx.generic(), e).await,
+            Mode::Llm(_) => default_fail_to_proxy(session, e).await,
         };
         FailToProxy {
             error_code,

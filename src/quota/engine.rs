@@ -102,6 +102,12 @@ impl Quotas {
         }
     }
 
+    /// Where the counters live and the settings that chose it: an in-process reload that
+    /// keeps the store settings keeps the store (and its counters).
+    pub fn store(&self) -> (&QuotaStoreSettings, &Arc<dyn QuotaStore>) {
+        (&self.settings.store, &self.store)
+    }
+
     pub fn settings(&self) -> &QuotaSettings {
         &self.settings
     }
