@@ -141,7 +141,7 @@ pub(crate) async fn serve<'a>(
     let deadline = Instant::now() + res.deadline;
     let mut tried = vec![false; targets.len()];
     let mut last: Option<(Failure, &Target)> = None;
-    let tokens = token_estimate(log, req.front.head());
+    let tokens = token_estimate(log, req.front.head(), targets);
     let plan = match &req.front {
         Front::OpenAi(b) if matches!(b.route, Route::Responses) => {
             Some(Plan::new(b.body, req.model))
@@ -505,7 +505,12 @@ async fn shared_openings(gw: &Gateway, model: &str, targets: &[Target]) -> Vec<b
 
 /// What a pick charges against `capacity_tpm`: the prompt estimate plus the output the
 /// request may generate (`max_tokens`; 0 when unbounded, the real usage settles it).
-fn token_estimate(log: &RequestLog<'_>, head: &RequestHead) -> u64 {
+/// Without any `capacity_tpm` in the group nothing reads it, and the prompt is not
+/// tokenized for it (the estimate is deferred, see `usage::prompt::Prompt`).
+fn token_estimate(log: &RequestLog<'_>, head: &RequestHead, targets: &[Target]) -> u64 {
+    if targets.iter().all(|t| t.capacity_tpm.is_none()) {
+        return 0;
+    }
     let prompt = log.meter.as_ref().map_or(0, |m| m.prompt_estimate());
     prompt.saturating_add(head.max_tokens.unwrap_or(0))
 }

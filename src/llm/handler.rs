@@ -204,17 +204,18 @@ async fn meter_and_reserve(
     target: &Target,
 ) -> Result<Ticket, GatewayError> {
     let enc = usage::tokens::for_model(&target.model);
-    let prompt = usage::prompt::estimate_async(body.clone(), kind, enc).await;
+    let prompt = usage::prompt::Prompt::estimate(body.clone(), kind, enc).await;
     // Streams are asked for usage (see call_target); hide it when the client did not.
     // Responses streams end with their usage unasked.
     let injected = head.stream
         && !head.include_usage
         && matches!(kind, BodyKind::Chat | BodyKind::Completion)
         && attempt::asks_stream_usage(target);
-    log.meter = Some(Meter::new(enc, prompt, injected));
+    let meter = log.meter.insert(Meter::new(enc, prompt, injected));
     let Some(q) = &gw.quotas else {
         return Ok(Ticket::default());
     };
+    let prompt = meter.prompt_estimate();
     let facts = Facts {
         key,
         model: log.model,

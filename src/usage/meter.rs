@@ -45,7 +45,7 @@ pub struct Meter {
     wire: Wire,
     /// Anthropic usage seen so far (overlaid event by event) when `wire` is Anthropic.
     anthropic: Option<anthropic::Usage>,
-    prompt_estimate: u64,
+    prompt_estimate: super::prompt::Prompt,
     /// We injected `include_usage`, the client did not ask: hide the usage from it.
     strip: bool,
     provider: Option<WireUsage>,
@@ -119,7 +119,7 @@ struct WireUsage {
 }
 
 impl Meter {
-    pub fn new(enc: Encoder, prompt_estimate: u64, strip: bool) -> Self {
+    pub fn new(enc: Encoder, prompt_estimate: super::prompt::Prompt, strip: bool) -> Self {
         Meter {
             enc,
             wire: Wire::OpenAi,
@@ -135,7 +135,7 @@ impl Meter {
 
     /// The prompt's estimated tokens (counted before the call).
     pub fn prompt_estimate(&self) -> u64 {
-        self.prompt_estimate
+        self.prompt_estimate.get()
     }
 
     /// Whether the provider's usage chunk must be hidden from the client (the gateway asked
@@ -246,12 +246,14 @@ impl Meter {
         }
         match self.provider {
             Some(u) => Usage {
-                input: u.prompt_tokens.unwrap_or(self.prompt_estimate),
+                input: u
+                    .prompt_tokens
+                    .unwrap_or_else(|| self.prompt_estimate.get()),
                 output: u.completion_tokens.unwrap_or(0),
                 source: Source::Provider,
             },
             None => Usage {
-                input: self.prompt_estimate,
+                input: self.prompt_estimate.get(),
                 output: self.counted + self.enc.count(&self.text),
                 source: Source::Counted,
             },

@@ -1,4 +1,5 @@
 use super::*;
+use crate::usage::prompt::Prompt;
 use crate::usage::tokens::for_model;
 
 const WITH_USAGE: &str = concat!(
@@ -13,7 +14,7 @@ const WITH_USAGE: &str = concat!(
 /// Feeds `stream` split at `at` through the SSE decoder and a meter.
 fn run(stream: &str, at: usize, strip: bool) -> (Usage, String) {
     let mut dec = sse::Decoder::default();
-    let mut m = Meter::new(for_model("gpt-4o"), 5, strip);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(5), strip);
     let mut out = Vec::new();
     for part in [&stream.as_bytes()[..at], &stream.as_bytes()[at..]] {
         for ev in dec.push(part).unwrap() {
@@ -76,20 +77,20 @@ fn a_cut_stream_is_billed_for_what_arrived() {
 
 #[test]
 fn whole_bodies() {
-    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(9), false);
     m.on_body(br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#);
     assert_eq!((m.usage().input, m.usage().output), (3, 1));
-    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(9), false);
     m.on_body(br#"{"choices":[{"text":"hello world"}]}"#);
     assert_eq!((m.usage().input, m.usage().output), (9, 2));
-    let mut m = Meter::new(for_model("gpt-4o"), 9, false);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(9), false);
     m.on_body(br#"{"data":[],"usage":{"prompt_tokens":4,"total_tokens":4}}"#);
     assert_eq!((m.usage().input, m.usage().output), (4, 0));
 }
 
 #[test]
 fn nothing_is_billed_without_an_answer() {
-    let m = Meter::new(for_model("gpt-4o"), 9, false);
+    let m = Meter::new(for_model("gpt-4o"), Prompt::known(9), false);
     assert_eq!(m.usage(), Usage::default());
 }
 
@@ -141,7 +142,7 @@ fn responses_streams_are_metered_from_their_terminal_event() {
 
 #[test]
 fn responses_bodies_use_the_responses_names() {
-    let mut m = Meter::new(for_model("gpt-4o"), 5, false);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(5), false);
     m.on_body(br#"{"object":"response","output":[],"usage":{"input_tokens":30,"output_tokens":9,"total_tokens":39}}"#);
     let u = m.usage();
     assert_eq!((u.input, u.output, u.source), (30, 9, Source::Provider));
@@ -158,7 +159,7 @@ const ANTHROPIC: &str = concat!(
 fn anthropic_events_pass_untouched_and_report_cached_prompt_tokens() {
     for at in 0..=ANTHROPIC.len() {
         let mut dec = sse::Decoder::default();
-        let mut m = Meter::new(for_model("gpt-4o"), 5, true);
+        let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(5), true);
         m.set_wire(Wire::Anthropic);
         let mut out = Vec::new();
         for part in [&ANTHROPIC.as_bytes()[..at], &ANTHROPIC.as_bytes()[at..]] {
@@ -174,7 +175,7 @@ fn anthropic_events_pass_untouched_and_report_cached_prompt_tokens() {
 
 #[test]
 fn anthropic_stream_without_usage_is_counted() {
-    let mut m = Meter::new(for_model("gpt-4o"), 5, false);
+    let mut m = Meter::new(for_model("gpt-4o"), Prompt::known(5), false);
     m.set_wire(Wire::Anthropic);
     let ev = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n";
     m.on_event(Bytes::from(ev));
