@@ -65,3 +65,19 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	TOLLGATE_PYTHON="$(TOLLGATE_VENV)/bin/python" $(CARGO) test --workspace
+
+# Fuzzing (not part of `make test`: it needs cargo-fuzz and minutes per target). Runs every
+# target under tests/fuzz for FUZZ_SECONDS each; a crash stops it with the reproducer saved
+# under tests/fuzz/artifacts/. cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP lets the stable
+# toolchain accept them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = nginx_parse bedrock_stream gemini_decode compat_rewrite responses_request \
+	anthropic_codec messages_front responses_stream sse_meter
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		echo "make: fuzzing $$t for $(FUZZ_SECONDS)s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tests/fuzz $$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+	done
