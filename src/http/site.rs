@@ -179,7 +179,7 @@ impl Site {
         } else {
             host
         };
-        let found = self.rewrite_and_find(server, req, headers);
+        let found = self.rewrite_and_find(server, req, headers, State::default());
         decide(server_ix, found, headers)
     }
 
@@ -223,7 +223,14 @@ impl Site {
                 let (path, args) = super::uri::split_target(&u);
                 req.uri = path.to_owned();
                 req.args = args.unwrap_or("").to_owned();
-                self.rewrite_and_find(server, req, headers)
+                // nginx's internal redirect drops the client's unparsed URI
+                // (`r->valid_unparsed_uri = 0`): proxy_pass without a URI part sends the new
+                // one, not the client's.
+                let state = State {
+                    uri_rewritten: true,
+                    ..State::default()
+                };
+                self.rewrite_and_find(server, req, headers, state)
             }
             Target::Named(name) => match server.locations.named.iter().find(|l| l.name() == name) {
                 Some(l) => {
@@ -237,8 +244,13 @@ impl Site {
         decide(server_ix, found, headers)
     }
 
-    fn rewrite_and_find(&self, server: &Server, req: &mut Request, headers: &HeaderMap) -> Found3 {
-        let mut state = State::default();
+    fn rewrite_and_find(
+        &self,
+        server: &Server,
+        req: &mut Request,
+        headers: &HeaderMap,
+        mut state: State,
+    ) -> Found3 {
         if let Flow::Reply(r) = script::run(&server.script, req, headers, &mut state) {
             return (Arc::clone(&server.conf), Action::Reply(r), false);
         }

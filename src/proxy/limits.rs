@@ -19,7 +19,22 @@ use crate::http::vars::{Request, Vars};
 use crate::http::Runtime;
 
 /// `limit_conn` counts a request holds: (zone, key).
-pub type Held = Vec<(usize, String)>;
+#[derive(Debug, Default)]
+pub struct Held {
+    /// `limit_conn` counts taken (zone, key), released when the request ends.
+    conns: Vec<(usize, String)>,
+    /// A `limit_req` looked a key up for this request: nginx applies `limit_req` once per
+    /// request, whatever internal redirects follow (`r->main->limit_req_status`).
+    req_set: bool,
+    /// Likewise for `limit_conn` (`r->main->limit_conn_status`).
+    conn_set: bool,
+}
+
+impl Held {
+    pub fn new() -> Held {
+        Held::default()
+    }
+}
 
 /// Why a request is refused: its status, and for 401 the realm to challenge with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +83,14 @@ pub async fn check(
 ) -> Option<Denial> {
     let a = &conf.access;
     let vars = Vars { req, headers };
-    if !a.limit_req.is_empty() {
+    if !a.limit_req.is_empty() && !held.req_set {
         let keys: Vec<Option<String>> = a
             .limit_req
             .iter()
             .map(|l| key(&rt.site.req_zones[l.zone].key, &vars, 65_535))
             .collect();
+        // Only a limit that looked a key up counts (all keys empty: nginx's NGX_DECLINED).
+        held.req_set = keys.iter().any(Option::is_some);
         match limit_req::check(&rt.req_zones, &a.limit_req, &keys, now_ms()) {
             Verdict::Reject { limit, excess } => {
                 let zone = &rt.site.req_zones[a.limit_req[limit].zone].name;
@@ -101,13 +118,19 @@ pub async fn check(
             Verdict::Pass(_) => {}
         }
     }
-    for l in a.limit_conn.iter() {
+    let conn_limits = if held.conn_set {
+        &[][..]
+    } else {
+        &a.limit_conn[..]
+    };
+    for l in conn_limits {
         let zone = &rt.conn_zones[l.zone];
         let Some(k) = key(&zone.spec.key, &vars, 255) else {
             continue;
         };
+        held.conn_set = true;
         if zone.acquire(&k, l.max) {
-            held.push((l.zone, k));
+            held.conns.push((l.zone, k));
             continue;
         }
         let dry = if a.limit_conn_dry_run {
@@ -246,7 +269,7 @@ fn client(req: &Request) -> String {
 
 /// Gives back the `limit_conn` counts of a finished request.
 pub fn release(rt: &Runtime, held: &mut Held) {
-    for (zone, key) in held.drain(..) {
+    for (zone, key) in held.conns.drain(..) {
         rt.conn_zones[zone].release(&key);
     }
 }
