@@ -320,8 +320,14 @@ fn return_rewrite_set_if() {
         Req::get("/big/").post("0123456789abcdef"),
         Req::get("/big/").post_chunked("0123456789abcdef"),
         Req::get("/big/").post("small"),
+        Req::get("/bigret/").post("0123456789abcdef"),
+        Req::get("/bigret/").post("small"),
+        Req::get("/bigrw/").post("0123456789abcdef"),
+        Req::get("/bignamed/").post("0123456789abcdef"),
     ];
-    differential(&s, &reqs);
+    let nginx = differential(&s, &reqs);
+    let statuses: Vec<u16> = nginx[nginx.len() - 4..].iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [413, 200, 413, 413]);
 }
 
 #[test]

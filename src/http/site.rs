@@ -179,8 +179,8 @@ impl Site {
         } else {
             host
         };
-        let found = self.rewrite_and_find(server, req, headers, State::default());
-        decide(server_ix, found, headers)
+        let found = self.rewrite_and_find(server, req, headers, State::default(), true);
+        decide(server_ix, found, headers, true)
     }
 
     /// `error_page`'s redirect for a request that got an intercepted status in a location of
@@ -196,7 +196,9 @@ impl Site {
         if req.method != "HEAD" {
             req.method = "GET".into();
         }
-        self.internal_redirect(server_ix, req, headers, target, current)
+        // The error's response discards the body first (`r->discard_body`), so the page's
+        // location does not check `client_max_body_size` again.
+        self.redirect(server_ix, req, headers, target, current, false)
     }
 
     /// An internal redirect (`index`, `try_files`, `error_page`): to a URI (server rewrites
@@ -208,6 +210,18 @@ impl Site {
         headers: &HeaderMap,
         target: Target,
         current: &Arc<LocConf>,
+    ) -> Decision {
+        self.redirect(server_ix, req, headers, target, current, true)
+    }
+
+    fn redirect(
+        &self,
+        server_ix: usize,
+        req: &mut Request,
+        headers: &HeaderMap,
+        target: Target,
+        current: &Arc<LocConf>,
+        check_body: bool,
     ) -> Decision {
         let server = &self.servers[server_ix];
         let found = match target {
@@ -230,18 +244,18 @@ impl Site {
                     uri_rewritten: true,
                     ..State::default()
                 };
-                self.rewrite_and_find(server, req, headers, state)
+                self.rewrite_and_find(server, req, headers, state, check_body)
             }
             Target::Named(name) => match server.locations.named.iter().find(|l| l.name() == name) {
                 Some(l) => {
                     let first = Some(Arc::clone(&l.conf));
-                    self.search(server, req, headers, State::default(), first)
+                    self.search(server, req, headers, State::default(), first, check_body)
                 }
                 // nginx: "could not find named location".
                 None => (Arc::clone(current), reply(500), false),
             },
         };
-        decide(server_ix, found, headers)
+        decide(server_ix, found, headers, check_body)
     }
 
     fn rewrite_and_find(
@@ -250,16 +264,20 @@ impl Site {
         req: &mut Request,
         headers: &HeaderMap,
         mut state: State,
+        check_body: bool,
     ) -> Found3 {
         if let Flow::Reply(r) = script::run(&server.script, req, headers, &mut state) {
             return (Arc::clone(&server.conf), Action::Reply(r), false);
         }
         state.uri_changed = false;
-        self.search(server, req, headers, state, None)
+        self.search(server, req, headers, state, None, check_body)
     }
 
     /// The location search and location rewrites, repeated after URI changes; `first`
-    /// starts in that location instead of searching (a named location).
+    /// starts in that location instead of searching (a named location). Each location found
+    /// by a search checks the declared body size before its rewrites run (nginx's
+    /// find-config phase: a `return` location refuses an oversized body too; a named
+    /// location, entered past that phase, does not).
     fn search(
         &self,
         server: &Server,
@@ -267,15 +285,29 @@ impl Site {
         headers: &HeaderMap,
         mut state: State,
         mut first: Option<Arc<LocConf>>,
+        check_body: bool,
     ) -> Found3 {
         let mut changes = 0;
         loop {
             let conf = match first.take() {
                 Some(conf) => conf,
                 None => match server.locations.find(&req.uri, &mut req.captures) {
-                    Found::Location(l) => Arc::clone(&l.conf),
+                    Found::Location(l) => {
+                        let conf = Arc::clone(&l.conf);
+                        if let Some(too_large) =
+                            check_body.then(|| body_limit(&conf, headers)).flatten()
+                        {
+                            return (conf, too_large, false);
+                        }
+                        conf
+                    }
                     Found::None => Arc::clone(&server.conf),
                     Found::Redirect(l) => {
+                        if let Some(too_large) =
+                            check_body.then(|| body_limit(&l.conf, headers)).flatten()
+                        {
+                            return (Arc::clone(&l.conf), too_large, false);
+                        }
                         let mut location = l.name().to_owned();
                         if !req.args.is_empty() {
                             location.push('?');
@@ -315,14 +347,22 @@ impl Site {
 /// phase was reached.
 type Found3 = (Arc<LocConf>, Action, bool);
 
-/// The decision after a search: the declared body size is checked for proxied requests.
-fn decide(server: usize, (conf, action, content): Found3, headers: &HeaderMap) -> Decision {
+/// The decision after a search: the declared body size is checked for proxied requests
+/// (the search checked the locations it found; this covers a server without a matching
+/// location and named locations), unless the body was already discarded.
+fn decide(
+    server: usize,
+    (conf, action, content): Found3,
+    headers: &HeaderMap,
+    check_body: bool,
+) -> Decision {
+    let limit = |conf: &LocConf| check_body.then(|| body_limit(conf, headers)).flatten();
     let (action, access) = match action {
-        Action::Proxy(state) => match body_limit(&conf, headers) {
+        Action::Proxy(state) => match limit(&conf) {
             Some(too_large) => (too_large, false),
             None => (Action::Proxy(state), true),
         },
-        Action::Static => match body_limit(&conf, headers) {
+        Action::Static => match limit(&conf) {
             Some(too_large) => (too_large, false),
             None => (Action::Static, true),
         },
