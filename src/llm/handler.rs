@@ -110,9 +110,19 @@ async fn dispatch<'a>(
         }
     };
     match route {
+        Route::ListModels if anthropic_client(ds.headers()) => {
+            let query = ds.path().split_once('?').map_or("", |(_, q)| q);
+            let page = models::Page::from_query(query)?;
+            let body = models::list_anthropic(&gw.config, &key, &page);
+            write_json(ds, log, 200, body).await
+        }
         Route::ListModels => write_json(ds, log, 200, models::list(&gw.config, &key)).await,
         Route::GetModel(id) => {
-            let body = models::get(&gw.config, &key, &id)?;
+            let body = if anthropic_client(ds.headers()) {
+                models::get_anthropic(&gw.config, &key, &id)?
+            } else {
+                models::get(&gw.config, &key, &id)?
+            };
             write_json(ds, log, 200, body).await
         }
         Route::ChatCompletions | Route::Completions | Route::Embeddings | Route::Responses => {
@@ -352,9 +362,12 @@ async fn write_error(
     e: &GatewayError,
     log: &RequestLog<'_>,
 ) -> Result<(), ()> {
-    // Anthropic clients (the SDKs map error types to exceptions) get Anthropic's shape.
+    // Anthropic clients (the SDKs map error types to exceptions) get Anthropic's shape: on
+    // its own endpoints, and on the model list when an Anthropic SDK asks.
     let anthropic = [Route::Messages.label(), Route::CountTokens.label()];
-    let body = if anthropic.contains(&log.route) {
+    let body = if anthropic.contains(&log.route)
+        || (log.route == Route::ListModels.label() && anthropic_client(ds.headers()))
+    {
         front_anthropic::error_body(e)
     } else {
         e.body()
@@ -376,4 +389,9 @@ async fn write_error(
     log.quota_headers_into(&mut head);
     ds.write_head(head).await.map_err(|_| ())?;
     ds.write_body(body, true).await.map_err(|_| ())
+}
+
+/// A client speaking Anthropic's API: its SDKs send `anthropic-version` on every request.
+fn anthropic_client(headers: &http::HeaderMap) -> bool {
+    headers.contains_key("anthropic-version")
 }

@@ -218,6 +218,25 @@ def bad_key_raises_authentication_error():
         raise AssertionError("no exception")
 
 
+@check
+def models_list_pages_and_retrieve_in_anthropic_shape():
+    # limit=1: the SDK follows `last_id` / `has_more` page by page.
+    page = client.models.list(limit=1)
+    assert len(page.data) == 1 and page.has_more, page
+    ids = [m.id for m in client.models.list(limit=1)]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)), ids
+    assert {"claude", "gpt", "demo"} <= set(ids), ids
+    m = client.models.retrieve("claude")
+    assert m.type == "model" and m.id == "claude" and m.display_name == "claude", m
+    assert m.created_at.year >= 1970 and m.lifecycle == "active", m
+    try:
+        client.models.retrieve("nope")
+    except anthropic.NotFoundError as e:
+        assert e.body["error"]["type"] == "not_found_error", e.body
+    else:
+        raise AssertionError("no exception")
+
+
 def main():
     print(f"anthropic {anthropic.__version__} against {BASE_URL}")
     failed = 0
