@@ -226,22 +226,12 @@ def scenario_stream(tmp, rows):
         procs.stop_all()
 
 
-def scenario_proxy(tmp, rows):
-    """The same nginx.conf served by nginx (worker_processes = cores) and by tollgate, in front
-    of the same upstream, against direct."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    procs = Procs()
-    try:
-        up = start_upstream(procs)
-        ports = {"nginx": free_port(), "tollgate": free_port()}
-        pids = {}
-        for who, port in ports.items():
-            conf = os.path.join(tmp, f"{who}.conf")
-            with open(conf, "w") as f:
-                f.write(f"""worker_processes {os.cpu_count()};
+def proxy_conf(tmp, who, port, up, workers, connections):
+    """The plain reverse-proxy nginx.conf both nginx and tollgate serve."""
+    return f"""worker_processes {workers};
 error_log {tmp}/{who}-error.log;
 pid {tmp}/{who}.pid;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {connections}; }}
 http {{
   # No access log on either side: the scenario measures proxying (both would otherwise log
   # every request to Debian's default /var/log/nginx/access.log).
@@ -257,7 +247,22 @@ http {{
     }}
   }}
 }}
-""")
+"""
+
+
+def scenario_proxy(tmp, rows):
+    """The same nginx.conf served by nginx (worker_processes = cores) and by tollgate, in front
+    of the same upstream, against direct."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    procs = Procs()
+    try:
+        up = start_upstream(procs)
+        ports = {"nginx": free_port(), "tollgate": free_port()}
+        pids = {}
+        for who, port in ports.items():
+            conf = os.path.join(tmp, f"{who}.conf")
+            with open(conf, "w") as f:
+                f.write(proxy_conf(tmp, who, port, up, os.cpu_count(), 4096))
             if who == "nginx":
                 p = procs.start([nginx, "-c", conf, "-p", tmp, "-g", "daemon off;"])
             else:
@@ -334,29 +339,11 @@ def scenario_instr(tmp, rows):
     try:
         up = start_upstream(procs)
         body = chat_body(tmp, False, 16)
-        conf = lambda port, who: f"""worker_processes 1;
-error_log {tmp}/{who}-instr-error.log;
-pid {tmp}/{who}-instr.pid;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  upstream up {{ server 127.0.0.1:{up}; keepalive 64; }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }}
-  }}
-}}
-"""
         for who in ["nginx", "bare pingora", "tollgate nginx.conf"]:
             port = free_port()
             path = os.path.join(tmp, f"instr-{port}.conf")
             with open(path, "w") as f:
-                f.write(conf(port, who.split()[0]))
+                f.write(proxy_conf(tmp, who.split()[0] + "-instr", port, up, 1, 1024))
             cmd = {"nginx": [nginx, "-c", path, "-p", tmp, "-g", "daemon off; master_process off;"],
                    "bare pingora": [os.path.join(BIN, "tollgate-bare-pingora"), f"127.0.0.1:{port}",
                                     f"127.0.0.1:{up}", "1"],
