@@ -148,7 +148,9 @@ pub fn normalize(h: &HeaderMap, now: SystemTime, to: Convention) -> Vec<(HeaderN
         let converted = match (*field, to) {
             ("reset", Convention::OpenAi) => parse_rfc3339(v)
                 .map(|at| go_duration(at.duration_since(now).unwrap_or(Duration::ZERO))),
-            ("reset", Convention::Anthropic) => reset_delay(v).map(|d| rfc3339(now + d)),
+            ("reset", Convention::Anthropic) => {
+                reset_delay(v).and_then(|d| now.checked_add(d)).map(rfc3339)
+            }
             _ => is_count(v).then(|| v.to_owned()),
         };
         if let Some(value) = converted.and_then(|t| HeaderValue::from_str(&t).ok()) {

@@ -131,3 +131,19 @@ fn durations_and_times_format_like_the_providers() {
         assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
     }
 }
+
+/// Found by `make fuzz` (compat_rewrite): a reset too far away to be a time overflowed
+/// `SystemTime + Duration` and panicked; it is dropped instead.
+#[test]
+fn a_reset_beyond_representable_time_is_dropped_not_a_panic() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-ratelimit-reset-requests",
+        "9991999999999999999".parse().unwrap(),
+    );
+    h.insert("x-ratelimit-limit-requests", "60".parse().unwrap());
+    let now = UNIX_EPOCH + Duration::from_secs(1_755_780_000);
+    let out = normalize(&h, now, Convention::Anthropic);
+    let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["anthropic-ratelimit-requests-limit"]);
+}
