@@ -63,6 +63,29 @@ async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// Starts an echo stream of `tokens` words on `model` and reads it to its end in the
+/// background (each read bounded by 20 s); the task returns the whole body.
+async fn start_stream(url: &str, model: &str, tokens: usize) -> tokio::task::JoinHandle<String> {
+    let words: Vec<String> = (0..tokens).map(|i| format!("w{i}")).collect();
+    let stream = client()
+        .post(url)
+        .header("authorization", format!("Bearer {KEY_ALL}"))
+        .json(&json!({"model": model, "stream": true,
+            "messages": [{"role": "user", "content": format!("echo: {}", words.join(" "))}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    tokio::spawn(async move {
+        let mut body = Vec::new();
+        let mut s = stream.bytes_stream();
+        while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(20), s.next()).await {
+            body.extend_from_slice(&chunk.expect("stream chunk"));
+        }
+        String::from_utf8_lossy(&body).into_owned()
+    })
+}
+
 async fn models(url: &str) -> Option<String> {
     let r = client()
         .get(url)
@@ -197,24 +220,7 @@ async fn listener_change_hands_over_under_load_and_bad_config_changes_nothing() 
     let config = gw.config_path.to_str().unwrap().to_owned();
 
     // A stream of 60 tokens at 40 ms (about 2.4 s) that must outlive the hand-over.
-    let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
-    let stream = client()
-        .post(gw.url("/v1/chat/completions"))
-        .header("authorization", format!("Bearer {KEY_ALL}"))
-        .json(&json!({"model": "gpt-4o", "stream": true,
-            "messages": [{"role": "user", "content": format!("echo: {}", words.join(" "))}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    let stream = tokio::spawn(async move {
-        let mut body = Vec::new();
-        let mut s = stream.bytes_stream();
-        while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(20), s.next()).await {
-            body.extend_from_slice(&chunk.expect("stream chunk"));
-        }
-        String::from_utf8_lossy(&body).into_owned()
-    });
+    let stream = start_stream(&gw.url("/v1/chat/completions"), "gpt-4o", 60).await;
 
     let counters = Load::default();
     let Load {
@@ -641,24 +647,7 @@ async fn reloads_in_process_lose_no_request() {
     };
 
     // 100 tokens at 40 ms (about 4 s) from the model only the first configuration has.
-    let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
-    let stream = client()
-        .post(gw.url("/v1/chat/completions"))
-        .header("authorization", format!("Bearer {KEY_ALL}"))
-        .json(&json!({"model": "streamer", "stream": true,
-            "messages": [{"role": "user", "content": format!("echo: {}", words.join(" "))}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    let stream = tokio::spawn(async move {
-        let mut body = Vec::new();
-        let mut s = stream.bytes_stream();
-        while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(20), s.next()).await {
-            body.extend_from_slice(&chunk.expect("stream chunk"));
-        }
-        String::from_utf8_lossy(&body).into_owned()
-    });
+    let stream = start_stream(&gw.url("/v1/chat/completions"), "streamer", 100).await;
 
     let counters = Load::default();
     let load = strict_load(&gw.url("/v1/chat/completions"), &counters);
